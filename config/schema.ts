@@ -1,0 +1,545 @@
+/**
+ * The plant model: the single source of truth for what greenline monitors.
+ * Types are inferred from these schemas; nothing else declares them.
+ *
+ * Every object is strict (an unknown key is an error: a typo must not pass
+ * silently). Cross-references between parts are checked in `validate.ts`.
+ */
+import { z } from 'zod';
+import { parseModbusAddress } from './modbus-address.js';
+
+// ---------- building blocks ----------
+
+export const ID_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+export const id = () =>
+  z
+    .string()
+    .regex(
+      ID_PATTERN,
+      'must start with a letter and use only letters, digits, ".", "_" and "-" (at most 64 characters)',
+    );
+
+/** Numbers may come from `${ENV}` substitution as strings: accept numeric strings. */
+const numeric = <T extends z.ZodNumber>(n: T) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), n);
+const int = (min: number, max: number) => numeric(z.number().int().min(min).max(max));
+const port = () => int(0, 65535);
+const positive = () => numeric(z.number().positive());
+const nonNegative = () => numeric(z.number().min(0));
+const bool = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+
+const isValidTimeZone = (tz: string): boolean => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const clock = () => z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time HH:MM, e.g. "07:00"');
+const isoDate = () => z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+/** A calendar date or an ISO 8601 date-time; date-times without an offset are read in the site's timezone. */
+const dateOrDateTime = () =>
+  z
+    .string()
+    .regex(
+      /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/,
+      'must be a date YYYY-MM-DD or a date-time YYYY-MM-DDTHH:MM[:SS][offset]',
+    );
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+// ---------- devices and tags ----------
+
+export const DATA_TYPES = [
+  'bool',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'int64',
+  'uint64',
+  'float32',
+  'float64',
+  'string',
+] as const;
+export const DataType = z.enum(DATA_TYPES);
+export type DataType = z.infer<typeof DataType>;
+
+/** Order of the four bytes A B C D of a 32-bit value (A = most significant) as they appear on the wire. */
+export const WORD_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
+export const WordOrder = z.enum(WORD_ORDERS);
+export type WordOrder = z.infer<typeof WordOrder>;
+
+const tagCommon = {
+  id: id(),
+  name: z.string().min(1).optional(),
+  description: z.string().optional(),
+  /** engineering unit shown to people, e.g. "°C", "kWh" */
+  unit: z.string().optional(),
+  /** engineering value = raw × scale + offset */
+  scale: numeric(z.number().refine((n) => n !== 0, 'must not be 0')).default(1),
+  offset: numeric(z.number()).default(0),
+  /** report-on-change threshold in engineering units; 0 = every change */
+  deadband: nonNegative().default(0),
+};
+
+export const ModbusAddress = z.string().transform((text, ctx) => {
+  const parsed = parseModbusAddress(text);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: parsed.error });
+    return z.NEVER;
+  }
+  return parsed.address;
+});
+
+export const ModbusTag = z
+  .strictObject({
+    ...tagCommon,
+    /**
+     * Area and offset. Wire offsets (0-based): `hr:0`, `ir:0x0034`, `coil:5`, `di:3`, `hr:10.3` (bit 3).
+     * Manual numbers (1-based, as in device manuals): `40001`, `30053`, `400001`, `00006`, `40011.3`.
+     */
+    address: ModbusAddress,
+    type: DataType.default('uint16'),
+    /** string length in registers (2 characters each); required for `string` */
+    length: int(1, 125).optional(),
+    wordOrder: WordOrder.optional(),
+    /** unit id override for this tag (an RTU bus shares one connection between many unit ids) */
+    unitId: int(0, 255).optional(),
+    pollGroup: z.string().default('default'),
+  })
+  .superRefine((tag, ctx) => {
+    const a = tag.address;
+    const bitArea = a.area === 'coil' || a.area === 'discrete-input';
+    if (bitArea && tag.type !== 'bool') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['type'],
+        message: `${a.area} addresses hold single bits: type must be "bool", not "${tag.type}"`,
+      });
+    }
+    if (a.bit !== undefined && tag.type !== 'bool') {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: 'a bit-in-register address needs type "bool"' });
+    }
+    if (tag.type === 'string' && tag.length === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['length'],
+        message: 'a string tag needs `length`, its size in registers (2 characters each)',
+      });
+    }
+  });
+export type ModbusTag = z.infer<typeof ModbusTag>;
+
+const pollGroups = z
+  .record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'poll group names are letters, digits, "_" and "-"'),
+    int(10, 86_400_000),
+  )
+  .default({ default: 1000 });
+
+const modbusCommon = {
+  id: id(),
+  name: z.string().optional(),
+  enabled: bool().default(true),
+  unitId: int(0, 255).default(1),
+  timeoutMs: int(50, 60_000).default(1000),
+  wordOrder: WordOrder.default('ABCD'),
+  /** poll group name → interval in ms */
+  pollGroups,
+  /** largest register block read in one request (Modbus allows 125; some devices take fewer) */
+  maxRegistersPerRead: int(1, 125).default(125),
+  maxBitsPerRead: int(1, 2000).default(2000),
+  /** registers of gap that may be read through to merge two neighbouring blocks */
+  maxGapRegisters: int(0, 124).default(8),
+  tags: z.array(ModbusTag).min(1, 'a device needs at least one tag'),
+};
+
+export const ModbusTcpDevice = z.strictObject({
+  protocol: z.literal('modbus-tcp'),
+  ...modbusCommon,
+  host: z.string().min(1),
+  port: port().default(502),
+  /** requests in flight at once on this connection (1 for devices that handle one at a time) */
+  maxInFlight: int(1, 16).default(1),
+});
+
+export const ModbusRtuDevice = z.strictObject({
+  protocol: z.literal('modbus-rtu'),
+  ...modbusCommon,
+  /** `serial`: a serial port; `tcp`: RTU framing over a TCP gateway (RTU over TCP) */
+  transport: z.enum(['serial', 'tcp']).default('serial'),
+  path: z.string().min(1).optional(),
+  baudRate: int(300, 921_600).default(9600),
+  parity: z.enum(['none', 'even', 'odd']).default('none'),
+  dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+  stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+  host: z.string().min(1).optional(),
+  port: port().optional(),
+});
+
+export const OpcuaTag = z.strictObject({
+  ...tagCommon,
+  nodeId: z
+    .string()
+    .regex(
+      /^(ns=\d+;|nsu=[^;]+;)?(i=\d+|s=.+|g=[0-9a-fA-F-]{36}|b=[A-Za-z0-9+/=]+)$/,
+      'must be an OPC UA node id such as "ns=2;s=Line2.CNC1.State" or "ns=0;i=2258"',
+    ),
+  type: DataType.optional(),
+  samplingIntervalMs: int(0, 3_600_000).optional(),
+});
+export type OpcuaTag = z.infer<typeof OpcuaTag>;
+
+export const OpcuaDevice = z.strictObject({
+  protocol: z.literal('opcua'),
+  id: id(),
+  name: z.string().optional(),
+  enabled: bool().default(true),
+  endpointUrl: z
+    .string()
+    .regex(/^opc\.tcp:\/\/[^\s]+$/, 'must be an OPC UA endpoint such as "opc.tcp://10.0.0.5:4840"'),
+  securityMode: z.enum(['None', 'Sign', 'SignAndEncrypt']).default('None'),
+  securityPolicy: z.enum(['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss']).default('None'),
+  auth: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('anonymous') }),
+      z.strictObject({ type: z.literal('username'), username: z.string().min(1), password: z.string() }),
+      z.strictObject({
+        type: z.literal('certificate'),
+        certificateFile: z.string().min(1),
+        privateKeyFile: z.string().min(1),
+      }),
+    ])
+    .default({ type: 'anonymous' }),
+  publishingIntervalMs: int(10, 3_600_000).default(1000),
+  samplingIntervalMs: int(0, 3_600_000).default(500),
+  timeoutMs: int(100, 120_000).default(10_000),
+  tags: z.array(OpcuaTag).min(1, 'a device needs at least one tag'),
+});
+
+export const MqttTag = z.strictObject({
+  ...tagCommon,
+  /** topic to subscribe to; MQTT wildcards are not allowed for a tag */
+  topic: z
+    .string()
+    .min(1)
+    .refine((t) => !/[+#]/.test(t), 'a tag topic must be exact (no + or # wildcards)'),
+  /** where the value sits in a JSON payload: `temperature`, `flow.value`, `readings[0].v`; omit for a plain-number payload */
+  jsonPath: z
+    .string()
+    .regex(
+      /^\$?\.?[A-Za-z0-9_-]+(\[\d+\])*(\.[A-Za-z0-9_-]+(\[\d+\])*)*$/,
+      'must be a dotted path such as "flow.value" or "readings[0].v"',
+    )
+    .optional(),
+  /** where the device timestamp sits (ms since epoch or ISO 8601); receive time when omitted or absent */
+  timestampPath: z.string().optional(),
+  type: DataType.default('float64'),
+});
+export type MqttTag = z.infer<typeof MqttTag>;
+
+export const MqttDevice = z.strictObject({
+  protocol: z.literal('mqtt'),
+  id: id(),
+  name: z.string().optional(),
+  enabled: bool().default(true),
+  url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be a broker URL such as "mqtt://10.0.0.2:1883"'),
+  clientId: z.string().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+  format: z.enum(['json', 'sparkplug-b']).default('json'),
+  /** a tag with no update for this long is marked stale */
+  staleAfterMs: int(100, 86_400_000).default(30_000),
+  tags: z.array(MqttTag).min(1, 'a device needs at least one tag'),
+});
+
+export const Device = z.discriminatedUnion('protocol', [ModbusTcpDevice, ModbusRtuDevice, OpcuaDevice, MqttDevice]);
+export type Device = z.infer<typeof Device>;
+export type ModbusTcpDevice = z.infer<typeof ModbusTcpDevice>;
+export type ModbusRtuDevice = z.infer<typeof ModbusRtuDevice>;
+export type OpcuaDevice = z.infer<typeof OpcuaDevice>;
+export type MqttDevice = z.infer<typeof MqttDevice>;
+export type Tag = Device['tags'][number];
+
+// ---------- machines and lines ----------
+
+export const MACHINE_STATES = ['running', 'idle', 'unplanned-stop', 'planned-stop', 'offline'] as const;
+export const MachineState = z.enum(MACHINE_STATES);
+export type MachineState = z.infer<typeof MachineState>;
+
+export const StateMapping = z.union([MachineState, z.strictObject({ state: MachineState, reason: z.string().min(1) })]);
+
+export const CounterWidth = z.union([z.literal(16), z.literal(32), z.literal(64)]);
+
+export const Machine = z.strictObject({
+  id: id(),
+  name: z.string().min(1),
+  /** seconds per unit at the machine's ideal (nameplate) rate */
+  idealCycleTimeS: numeric(z.number().gt(0, 'ideal cycle time must be greater than 0 seconds')),
+  state: z
+    .strictObject({
+      tag: id(),
+      /** raw value → machine state; unmapped raw values count as `offline` and are flagged */
+      map: z.record(z.string(), StateMapping),
+      /** optional tag whose value is a stop reason code */
+      reasonTag: id().optional(),
+      /** reason code → text */
+      reasons: z.record(z.string(), z.string()).default({}),
+    })
+    .optional(),
+  counters: z
+    .strictObject({
+      total: id().optional(),
+      good: id().optional(),
+      reject: id().optional(),
+      /** declared width of the device's counters, for rollover detection */
+      width: CounterWidth.default(32),
+    })
+    .refine(
+      (c) => [c.total, c.good, c.reject].filter((x) => x !== undefined).length >= 2,
+      'give at least two of total, good and reject (the third is derived)',
+    )
+    .optional(),
+  energy: z
+    .strictObject({
+      /** cumulative kWh register (preferred) */
+      kwhTag: id().optional(),
+      /** instantaneous kW, integrated when no kWh register exists */
+      kwTag: id().optional(),
+      /** longest gap the kW integration bridges; beyond it the left value is held */
+      maxIntegrationGapS: positive().default(60),
+    })
+    .refine((e) => (e.kwhTag === undefined) !== (e.kwTag === undefined), 'give exactly one of kwhTag or kwTag')
+    .optional(),
+  /** mass of one unit in kg, for scrap weight */
+  unitMassKg: positive().optional(),
+  /** minor-stop threshold for this machine; stops shorter than it are performance losses */
+  microstopThresholdS: nonNegative().optional(),
+});
+export type Machine = z.infer<typeof Machine>;
+
+export const Line = z.strictObject({
+  id: id(),
+  name: z.string().min(1),
+  area: id(),
+  /** the machine whose good count is the line's output */
+  outputMachine: id(),
+  calendar: id(),
+  /** carbon factor tables for this line's energy; defaults to the site's */
+  carbonTables: z.array(id()).optional(),
+  /** a line-level meter (energy of the whole line) */
+  energy: z
+    .strictObject({
+      kwhTag: id().optional(),
+      kwTag: id().optional(),
+      maxIntegrationGapS: positive().default(60),
+    })
+    .refine((e) => (e.kwhTag === undefined) !== (e.kwTag === undefined), 'give exactly one of kwhTag or kwTag')
+    .optional(),
+  machines: z.array(Machine).min(1, 'a line needs at least one machine'),
+});
+export type Line = z.infer<typeof Line>;
+
+// ---------- calendars ----------
+
+export const Break = z.strictObject({ start: clock(), end: clock(), name: z.string().optional() });
+
+export const Shift = z.strictObject({
+  id: id(),
+  name: z.string().optional(),
+  /** local time in the site's timezone; a shift may end the next day (end < start) */
+  start: clock(),
+  end: clock(),
+  days: z
+    .array(z.enum(WEEKDAYS))
+    .min(1)
+    .default([...WEEKDAYS]),
+  breaks: z.array(Break).default([]),
+});
+
+export const PLANNED_STOP_REASONS = ['setup', 'changeover', 'break', 'no-order', 'maintenance', 'other'] as const;
+
+export const PlannedStop = z.strictObject({
+  from: dateOrDateTime(),
+  to: dateOrDateTime(),
+  reason: z.enum(PLANNED_STOP_REASONS),
+  lines: z.array(id()).optional(),
+  note: z.string().optional(),
+});
+
+export const Calendar = z.strictObject({
+  id: id(),
+  name: z.string().optional(),
+  shifts: z.array(Shift).min(1, 'a calendar needs at least one shift'),
+  plannedStops: z.array(PlannedStop).default([]),
+  nonWorkingDays: z.array(isoDate()).default([]),
+});
+export type Calendar = z.infer<typeof Calendar>;
+
+// ---------- carbon ----------
+
+export const CarbonFactor = z.strictObject({
+  /** first day the factor applies (inclusive) */
+  from: isoDate(),
+  /** last day the factor applies (inclusive); open-ended when omitted */
+  to: isoDate().optional(),
+  kgCO2ePerKwh: numeric(
+    z.number().min(0).max(5, 'a grid factor above 5 kg CO2e/kWh is not plausible: check the unit (kg, not g)'),
+  ),
+  source: z.string().min(1, 'name the source and year, e.g. "CLP Power 2019"'),
+  method: z.enum(['location', 'market']),
+});
+
+export const CarbonTable = z.strictObject({
+  id: id(),
+  name: z.string().optional(),
+  factors: z.array(CarbonFactor).min(1),
+});
+export type CarbonTable = z.infer<typeof CarbonTable>;
+
+// ---------- alarms ----------
+
+const alarmCommon = {
+  id: id(),
+  priority: z.enum(['high', 'medium', 'low']).default('medium'),
+  message: z.strictObject({ en: z.string().min(1), 'zh-Hant': z.string().min(1).optional() }),
+  latched: bool().default(false),
+  line: id().optional(),
+  machine: id().optional(),
+  onDelayS: nonNegative().default(0),
+  offDelayS: nonNegative().default(0),
+  /** re-announce when still active and unacknowledged after this long; off when omitted */
+  reAlarmS: positive().optional(),
+};
+
+export const AlarmRule = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.enum(['high-high', 'high', 'low', 'low-low']),
+    ...alarmCommon,
+    tag: id(),
+    limit: numeric(z.number()),
+    deadband: nonNegative().default(0),
+  }),
+  z.strictObject({
+    kind: z.literal('rate-of-change'),
+    ...alarmCommon,
+    tag: id(),
+    /** engineering units per second, absolute */
+    limitPerS: positive(),
+  }),
+  z.strictObject({
+    kind: z.enum(['equals', 'not-equals']),
+    ...alarmCommon,
+    tag: id(),
+    value: z.union([z.number(), z.boolean(), z.string()]),
+  }),
+  z.strictObject({
+    kind: z.literal('machine-state'),
+    ...alarmCommon,
+    machine: id(),
+    state: MachineState,
+    /** raise only when the state lasts at least this long */
+    forS: nonNegative().default(0),
+  }),
+  z.strictObject({ kind: z.literal('device-comm-lost'), ...alarmCommon, device: id() }),
+  z.strictObject({ kind: z.literal('tag-stale'), ...alarmCommon, tag: id() }),
+]);
+export type AlarmRule = z.infer<typeof AlarmRule>;
+
+// ---------- store, sinks, server, users ----------
+
+export const Store = z
+  .strictObject({
+    /** SQLite file; relative paths are resolved against the config file's folder */
+    path: z.string().min(1).default('data/greenline.db'),
+    rawRetentionDays: positive().default(30),
+    rollupRetentionDays: positive().default(730),
+    batchMaxRows: int(1, 1_000_000).default(5000),
+    batchMaxDelayMs: int(1, 60_000).default(200),
+  })
+  .default({
+    path: 'data/greenline.db',
+    rawRetentionDays: 30,
+    rollupRetentionDays: 730,
+    batchMaxRows: 5000,
+    batchMaxDelayMs: 200,
+  });
+
+export const InfluxSink = z.strictObject({
+  url: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL such as "http://127.0.0.1:8086"'),
+  database: z.string().min(1),
+  /** InfluxDB 2.x/3.x v1-compatibility: the retention policy mapped to a bucket */
+  retentionPolicy: z.string().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  batchSize: int(1, 100_000).default(5000),
+  flushIntervalMs: int(10, 600_000).default(1000),
+  outboxMaxMb: positive().default(512),
+});
+
+export const MqttNorthSink = z.strictObject({
+  url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be a broker URL such as "mqtt://10.0.0.2:1883"'),
+  topicPrefix: z.string().min(1).default('greenline'),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  sparkplug: z.strictObject({ groupId: z.string().min(1), edgeNodeId: z.string().min(1) }).optional(),
+});
+
+export const ROLES = ['viewer', 'operator', 'energy', 'admin'] as const;
+export const Role = z.enum(ROLES);
+export type Role = z.infer<typeof Role>;
+
+export const User = z.strictObject({
+  username: z.string().regex(/^[A-Za-z0-9_.@-]{2,64}$/, 'use 2–64 letters, digits, ".", "_", "-" or "@"'),
+  role: Role,
+  /** initial password; put it in the environment: `password: ${OPERATOR_PASSWORD}` */
+  password: z.string().min(10, 'must be at least 10 characters').optional(),
+  displayName: z.string().optional(),
+});
+
+export const Server = z
+  .strictObject({
+    host: z.string().min(1).default('0.0.0.0'),
+    port: port().default(8080),
+    tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+    /** documented demo accounts; never enable on a real plant */
+    demoAccounts: bool().default(false),
+    /** live updates per client per second at most */
+    liveMaxHz: positive().default(4),
+  })
+  .default({ host: '0.0.0.0', port: 8080, demoAccounts: false, liveMaxHz: 4 });
+
+// ---------- the plant ----------
+
+export const PlantConfig = z.strictObject({
+  site: z.strictObject({
+    id: id(),
+    name: z.string().min(1),
+    timezone: z.string().refine(isValidTimeZone, 'must be an IANA timezone such as "Asia/Hong_Kong"'),
+    /** carbon factor tables that apply to the site's energy */
+    carbonTables: z.array(id()).default([]),
+  }),
+  areas: z.array(z.strictObject({ id: id(), name: z.string().min(1) })).min(1, 'declare at least one area'),
+  lines: z.array(Line).min(1, 'declare at least one line'),
+  devices: z.array(Device).min(1, 'declare at least one device'),
+  calendars: z.array(Calendar).min(1, 'declare at least one shift calendar'),
+  carbonTables: z.array(CarbonTable).default([]),
+  alarms: z.array(AlarmRule).default([]),
+  /** minor-stop threshold for every machine that does not set its own */
+  microstopThresholdS: nonNegative().default(120),
+  /** OEE product policy when performance exceeds 100 % */
+  oeeCap: z.enum(['cap', 'raw']).default('cap'),
+  store: Store,
+  sinks: z.strictObject({ influxdb: InfluxSink.optional(), mqtt: MqttNorthSink.optional() }).default({}),
+  server: Server,
+  users: z.array(User).default([]),
+});
+
+/** The validated, frozen plant model. */
+export type PlantConfig = z.infer<typeof PlantConfig>;
+/** The plant model as written in a file, before defaults. */
+export type PlantConfigInput = z.input<typeof PlantConfig>;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the real peers the test suite talks to, when they are missing:
+# an independent Modbus implementation (pymodbus), an MQTT broker, InfluxDB,
+# Chromium for the browser tests, and socat for serial-line tests.
+set -euo pipefail
+
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || need+=(influxdb)
+command -v socat >/dev/null 2>&1 || need+=(socat)
+/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup-peers: installing ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian starts the packaged services on install; the tests spawn their own
+# instances on free ports, so the system-wide ones are not needed.
+for svc in mosquitto influxdb; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
+done
+echo "setup-peers: chromium, mosquitto, influxd, socat and pymodbus are present"
