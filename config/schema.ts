@@ -76,13 +76,12 @@ const tagCommon = {
   id: id(),
   name: z.string().min(1).optional(),
   description: z.string().optional(),
-  /** engineering unit shown to people, e.g. "°C", "kWh" */
-  unit: z.string().optional(),
-  /** engineering value = raw × scale + offset */
-  scale: numeric(z.number().refine((n) => n !== 0, 'must not be 0')).default(1),
+  unit: z.string().optional().describe('engineering unit shown to people, e.g. "°C", "kWh"'),
+  scale: numeric(z.number().refine((n) => n !== 0, 'must not be 0'))
+    .default(1)
+    .describe('engineering value = raw × scale + offset'),
   offset: numeric(z.number()).default(0),
-  /** report-on-change threshold in engineering units; 0 = every change */
-  deadband: nonNegative().default(0),
+  deadband: nonNegative().default(0).describe('report-on-change threshold in engineering units; 0 = every change'),
 };
 
 export const ModbusAddress = z.string().transform((text, ctx) => {
@@ -97,17 +96,15 @@ export const ModbusAddress = z.string().transform((text, ctx) => {
 export const ModbusTag = z
   .strictObject({
     ...tagCommon,
-    /**
-     * Area and offset. Wire offsets (0-based): `hr:0`, `ir:0x0034`, `coil:5`, `di:3`, `hr:10.3` (bit 3).
-     * Manual numbers (1-based, as in device manuals): `40001`, `30053`, `400001`, `00006`, `40011.3`.
-     */
-    address: ModbusAddress,
+    address: ModbusAddress.describe(
+      'area and offset: 0-based wire offsets `hr:0`, `ir:0x0034`, `coil:5`, `di:3`, `hr:10.3` (bit 3), or 1-based manual numbers `40001`, `30053`, `400001`, `40011.3`',
+    ),
     type: DataType.default('uint16'),
-    /** string length in registers (2 characters each); required for `string` */
-    length: int(1, 125).optional(),
+    length: int(1, 125).optional().describe('string length in registers (2 characters each); required for `string`'),
     wordOrder: WordOrder.optional(),
-    /** unit id override for this tag (an RTU bus shares one connection between many unit ids) */
-    unitId: int(0, 255).optional(),
+    unitId: int(0, 255)
+      .optional()
+      .describe('unit id override for this tag (an RTU bus shares one connection between many unit ids)'),
     pollGroup: z.string().default('default'),
   })
   .superRefine((tag, ctx) => {
@@ -147,13 +144,14 @@ const modbusCommon = {
   unitId: int(0, 255).default(1),
   timeoutMs: int(50, 60_000).default(1000),
   wordOrder: WordOrder.default('ABCD'),
-  /** poll group name → interval in ms */
-  pollGroups,
-  /** largest register block read in one request (Modbus allows 125; some devices take fewer) */
-  maxRegistersPerRead: int(1, 125).default(125),
+  pollGroups: pollGroups.describe('poll group name → interval in ms'),
+  maxRegistersPerRead: int(1, 125)
+    .default(125)
+    .describe('largest register block read in one request (Modbus allows 125; some devices take fewer)'),
   maxBitsPerRead: int(1, 2000).default(2000),
-  /** registers of gap that may be read through to merge two neighbouring blocks */
-  maxGapRegisters: int(0, 124).default(8),
+  maxGapRegisters: int(0, 124)
+    .default(8)
+    .describe('registers of gap that may be read through to merge two neighbouring blocks'),
   tags: z.array(ModbusTag).min(1, 'a device needs at least one tag'),
 };
 
@@ -162,15 +160,18 @@ export const ModbusTcpDevice = z.strictObject({
   ...modbusCommon,
   host: z.string().min(1),
   port: port().default(502),
-  /** requests in flight at once on this connection (1 for devices that handle one at a time) */
-  maxInFlight: int(1, 16).default(1),
+  maxInFlight: int(1, 16)
+    .default(1)
+    .describe('requests in flight at once on this connection (1 for devices that handle one at a time)'),
 });
 
 export const ModbusRtuDevice = z.strictObject({
   protocol: z.literal('modbus-rtu'),
   ...modbusCommon,
-  /** `serial`: a serial port; `tcp`: RTU framing over a TCP gateway (RTU over TCP) */
-  transport: z.enum(['serial', 'tcp']).default('serial'),
+  transport: z
+    .enum(['serial', 'tcp'])
+    .default('serial')
+    .describe('`serial`: a serial port; `tcp`: RTU framing over a TCP gateway (RTU over TCP)'),
   path: z.string().min(1).optional(),
   baudRate: int(300, 921_600).default(9600),
   parity: z.enum(['none', 'even', 'odd']).default('none'),
@@ -222,12 +223,11 @@ export const OpcuaDevice = z.strictObject({
 
 export const MqttTag = z.strictObject({
   ...tagCommon,
-  /** topic to subscribe to; MQTT wildcards are not allowed for a tag */
   topic: z
     .string()
     .min(1)
-    .refine((t) => !/[+#]/.test(t), 'a tag topic must be exact (no + or # wildcards)'),
-  /** where the value sits in a JSON payload: `temperature`, `flow.value`, `readings[0].v`; omit for a plain-number payload */
+    .refine((t) => !/[+#]/.test(t), 'a tag topic must be exact (no + or # wildcards)')
+    .describe('topic to subscribe to; MQTT wildcards are not allowed for a tag'),
   jsonPath: z
     .string()
     .regex(
@@ -235,8 +235,10 @@ export const MqttTag = z.strictObject({
       'must be a dotted path such as "flow.value" or "readings[0].v"',
     )
     .optional(),
-  /** where the device timestamp sits (ms since epoch or ISO 8601); receive time when omitted or absent */
-  timestampPath: z.string().optional(),
+  timestampPath: z
+    .string()
+    .optional()
+    .describe('where the device timestamp sits (ms since epoch or ISO 8601); receive time when omitted or absent'),
   type: DataType.default('float64'),
 });
 export type MqttTag = z.infer<typeof MqttTag>;
@@ -252,8 +254,7 @@ export const MqttDevice = z.strictObject({
   password: z.string().optional(),
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
   format: z.enum(['json', 'sparkplug-b']).default('json'),
-  /** a tag with no update for this long is marked stale */
-  staleAfterMs: int(100, 86_400_000).default(30_000),
+  staleAfterMs: int(100, 86_400_000).default(30_000).describe('a tag with no update for this long is marked stale'),
   tags: z.array(MqttTag).min(1, 'a device needs at least one tag'),
 });
 
@@ -275,20 +276,30 @@ export const StateMapping = z.union([MachineState, z.strictObject({ state: Machi
 
 export const CounterWidth = z.union([z.literal(16), z.literal(32), z.literal(64)]);
 
+export const EnergyMeter = z
+  .strictObject({
+    kwhTag: id().optional().describe('cumulative kWh register (preferred)'),
+    kwTag: id().optional().describe('instantaneous kW, integrated when no kWh register exists'),
+    maxIntegrationGapS: positive()
+      .default(60)
+      .describe('longest gap the kW integration bridges; beyond it the left value is held'),
+  })
+  .refine((e) => (e.kwhTag === undefined) !== (e.kwTag === undefined), 'give exactly one of kwhTag or kwTag');
+
 export const Machine = z.strictObject({
   id: id(),
   name: z.string().min(1),
-  /** seconds per unit at the machine's ideal (nameplate) rate */
-  idealCycleTimeS: numeric(z.number().gt(0, 'ideal cycle time must be greater than 0 seconds')),
+  idealCycleTimeS: numeric(z.number().gt(0, 'ideal cycle time must be greater than 0 seconds')).describe(
+    "seconds per unit at the machine's ideal (nameplate) rate",
+  ),
   state: z
     .strictObject({
       tag: id(),
-      /** raw value → machine state; unmapped raw values count as `offline` and are flagged */
-      map: z.record(z.string(), StateMapping),
-      /** optional tag whose value is a stop reason code */
-      reasonTag: id().optional(),
-      /** reason code → text */
-      reasons: z.record(z.string(), z.string()).default({}),
+      map: z
+        .record(z.string(), StateMapping)
+        .describe('raw value → machine state; unmapped raw values count as `offline` and are flagged'),
+      reasonTag: id().optional().describe('optional tag whose value is a stop reason code'),
+      reasons: z.record(z.string(), z.string()).default({}).describe('reason code → text'),
     })
     .optional(),
   counters: z
@@ -296,29 +307,18 @@ export const Machine = z.strictObject({
       total: id().optional(),
       good: id().optional(),
       reject: id().optional(),
-      /** declared width of the device's counters, for rollover detection */
-      width: CounterWidth.default(32),
+      width: CounterWidth.default(32).describe("declared width of the device's counters, for rollover detection"),
     })
     .refine(
       (c) => [c.total, c.good, c.reject].filter((x) => x !== undefined).length >= 2,
       'give at least two of total, good and reject (the third is derived)',
     )
     .optional(),
-  energy: z
-    .strictObject({
-      /** cumulative kWh register (preferred) */
-      kwhTag: id().optional(),
-      /** instantaneous kW, integrated when no kWh register exists */
-      kwTag: id().optional(),
-      /** longest gap the kW integration bridges; beyond it the left value is held */
-      maxIntegrationGapS: positive().default(60),
-    })
-    .refine((e) => (e.kwhTag === undefined) !== (e.kwTag === undefined), 'give exactly one of kwhTag or kwTag')
-    .optional(),
-  /** mass of one unit in kg, for scrap weight */
-  unitMassKg: positive().optional(),
-  /** minor-stop threshold for this machine; stops shorter than it are performance losses */
-  microstopThresholdS: nonNegative().optional(),
+  energy: EnergyMeter.optional().describe("the machine's own meter"),
+  unitMassKg: positive().optional().describe('mass of one unit in kg, for scrap weight'),
+  microstopThresholdS: nonNegative()
+    .optional()
+    .describe('minor-stop threshold for this machine; stops shorter than it are performance losses'),
 });
 export type Machine = z.infer<typeof Machine>;
 
@@ -326,20 +326,13 @@ export const Line = z.strictObject({
   id: id(),
   name: z.string().min(1),
   area: id(),
-  /** the machine whose good count is the line's output */
-  outputMachine: id(),
+  outputMachine: id().describe("the machine whose good count is the line's output"),
   calendar: id(),
-  /** carbon factor tables for this line's energy; defaults to the site's */
-  carbonTables: z.array(id()).optional(),
-  /** a line-level meter (energy of the whole line) */
-  energy: z
-    .strictObject({
-      kwhTag: id().optional(),
-      kwTag: id().optional(),
-      maxIntegrationGapS: positive().default(60),
-    })
-    .refine((e) => (e.kwhTag === undefined) !== (e.kwTag === undefined), 'give exactly one of kwhTag or kwTag')
-    .optional(),
+  carbonTables: z
+    .array(id())
+    .optional()
+    .describe("carbon factor tables for this line's energy; defaults to the site's"),
+  energy: EnergyMeter.optional().describe('a line-level meter (energy of the whole line)'),
   machines: z.array(Machine).min(1, 'a line needs at least one machine'),
 });
 export type Line = z.infer<typeof Line>;
@@ -351,8 +344,7 @@ export const Break = z.strictObject({ start: clock(), end: clock(), name: z.stri
 export const Shift = z.strictObject({
   id: id(),
   name: z.string().optional(),
-  /** local time in the site's timezone; a shift may end the next day (end < start) */
-  start: clock(),
+  start: clock().describe("local time in the site's timezone; a shift may end the next day (end < start)"),
   end: clock(),
   days: z
     .array(z.enum(WEEKDAYS))
@@ -383,10 +375,8 @@ export type Calendar = z.infer<typeof Calendar>;
 // ---------- carbon ----------
 
 export const CarbonFactor = z.strictObject({
-  /** first day the factor applies (inclusive) */
-  from: isoDate(),
-  /** last day the factor applies (inclusive); open-ended when omitted */
-  to: isoDate().optional(),
+  from: isoDate().describe('first day the factor applies (inclusive)'),
+  to: isoDate().optional().describe('last day the factor applies (inclusive); open-ended when omitted'),
   kgCO2ePerKwh: numeric(
     z.number().min(0).max(5, 'a grid factor above 5 kg CO2e/kWh is not plausible: check the unit (kg, not g)'),
   ),
@@ -412,8 +402,9 @@ const alarmCommon = {
   machine: id().optional(),
   onDelayS: nonNegative().default(0),
   offDelayS: nonNegative().default(0),
-  /** re-announce when still active and unacknowledged after this long; off when omitted */
-  reAlarmS: positive().optional(),
+  reAlarmS: positive()
+    .optional()
+    .describe('re-announce when still active and unacknowledged after this long; off when omitted'),
 };
 
 export const AlarmRule = z.discriminatedUnion('kind', [
@@ -428,8 +419,7 @@ export const AlarmRule = z.discriminatedUnion('kind', [
     kind: z.literal('rate-of-change'),
     ...alarmCommon,
     tag: id(),
-    /** engineering units per second, absolute */
-    limitPerS: positive(),
+    limitPerS: positive().describe('engineering units per second, absolute'),
   }),
   z.strictObject({
     kind: z.enum(['equals', 'not-equals']),
@@ -442,8 +432,7 @@ export const AlarmRule = z.discriminatedUnion('kind', [
     ...alarmCommon,
     machine: id(),
     state: MachineState,
-    /** raise only when the state lasts at least this long */
-    forS: nonNegative().default(0),
+    forS: nonNegative().default(0).describe('raise only when the state lasts at least this long'),
   }),
   z.strictObject({ kind: z.literal('device-comm-lost'), ...alarmCommon, device: id() }),
   z.strictObject({ kind: z.literal('tag-stale'), ...alarmCommon, tag: id() }),
@@ -454,8 +443,11 @@ export type AlarmRule = z.infer<typeof AlarmRule>;
 
 export const Store = z
   .strictObject({
-    /** SQLite file; relative paths are resolved against the config file's folder */
-    path: z.string().min(1).default('data/greenline.db'),
+    path: z
+      .string()
+      .min(1)
+      .default('data/greenline.db')
+      .describe("SQLite file; relative paths are resolved against the config file's folder"),
     rawRetentionDays: positive().default(30),
     rollupRetentionDays: positive().default(730),
     batchMaxRows: int(1, 1_000_000).default(5000),
@@ -472,8 +464,10 @@ export const Store = z
 export const InfluxSink = z.strictObject({
   url: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL such as "http://127.0.0.1:8086"'),
   database: z.string().min(1),
-  /** InfluxDB 2.x/3.x v1-compatibility: the retention policy mapped to a bucket */
-  retentionPolicy: z.string().optional(),
+  retentionPolicy: z
+    .string()
+    .optional()
+    .describe('InfluxDB 2.x/3.x v1-compatibility: the retention policy mapped to a bucket'),
   username: z.string().optional(),
   password: z.string().optional(),
   batchSize: int(1, 100_000).default(5000),
@@ -496,8 +490,11 @@ export type Role = z.infer<typeof Role>;
 export const User = z.strictObject({
   username: z.string().regex(/^[A-Za-z0-9_.@-]{2,64}$/, 'use 2–64 letters, digits, ".", "_", "-" or "@"'),
   role: Role,
-  /** initial password; put it in the environment: `password: ${OPERATOR_PASSWORD}` */
-  password: z.string().min(10, 'must be at least 10 characters').optional(),
+  password: z
+    .string()
+    .min(10, 'must be at least 10 characters')
+    .optional()
+    .describe('initial password; put it in the environment: `password: ${OPERATOR_PASSWORD}`'),
   displayName: z.string().optional(),
 });
 
@@ -506,10 +503,8 @@ export const Server = z
     host: z.string().min(1).default('0.0.0.0'),
     port: port().default(8080),
     tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
-    /** documented demo accounts; never enable on a real plant */
-    demoAccounts: bool().default(false),
-    /** live updates per client per second at most */
-    liveMaxHz: positive().default(4),
+    demoAccounts: bool().default(false).describe('documented demo accounts; never enable on a real plant'),
+    liveMaxHz: positive().default(4).describe('live updates per client per second at most'),
   })
   .default({ host: '0.0.0.0', port: 8080, demoAccounts: false, liveMaxHz: 4 });
 
@@ -519,9 +514,11 @@ export const PlantConfig = z.strictObject({
   site: z.strictObject({
     id: id(),
     name: z.string().min(1),
-    timezone: z.string().refine(isValidTimeZone, 'must be an IANA timezone such as "Asia/Hong_Kong"'),
-    /** carbon factor tables that apply to the site's energy */
-    carbonTables: z.array(id()).default([]),
+    timezone: z
+      .string()
+      .refine(isValidTimeZone, 'must be an IANA timezone such as "Asia/Hong_Kong"')
+      .describe('IANA timezone of the site, e.g. Asia/Hong_Kong: shifts and days are local to it'),
+    carbonTables: z.array(id()).default([]).describe("carbon factor tables that apply to the site's energy"),
   }),
   areas: z.array(z.strictObject({ id: id(), name: z.string().min(1) })).min(1, 'declare at least one area'),
   lines: z.array(Line).min(1, 'declare at least one line'),
@@ -529,10 +526,10 @@ export const PlantConfig = z.strictObject({
   calendars: z.array(Calendar).min(1, 'declare at least one shift calendar'),
   carbonTables: z.array(CarbonTable).default([]),
   alarms: z.array(AlarmRule).default([]),
-  /** minor-stop threshold for every machine that does not set its own */
-  microstopThresholdS: nonNegative().default(120),
-  /** OEE product policy when performance exceeds 100 % */
-  oeeCap: z.enum(['cap', 'raw']).default('cap'),
+  microstopThresholdS: nonNegative()
+    .default(120)
+    .describe('minor-stop threshold for every machine that does not set its own'),
+  oeeCap: z.enum(['cap', 'raw']).default('cap').describe('OEE product policy when performance exceeds 100 %'),
   store: Store,
   sinks: z.strictObject({ influxdb: InfluxSink.optional(), mqtt: MqttNorthSink.optional() }).default({}),
   server: Server,

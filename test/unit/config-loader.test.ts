@@ -342,3 +342,10 @@ describe('Modbus address notation', () => {
     expect(parseModbusAddress(text).ok).toBe(false);
   });
 });
+
+describe('config reference', () => {
+  it('config/REFERENCE.md is generated from the current schema (npm run docs:config)', async () => {
+    const { renderReference, REFERENCE_FILE } = await import('../../config/reference.js');
+    expect(readFileSync(REFERENCE_FILE, 'utf8')).toBe(renderReference());
+  });
+});
