@@ -6,10 +6,13 @@ set -euo pipefail
 
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# CJK glyphs so the Traditional Chinese dashboard renders in browser tests and screenshots
+[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || need+=(influxdb)
 command -v socat >/dev/null 2>&1 || need+=(socat)
-/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
+/usr/bin/python3 -c 'from pymodbus.client import ModbusTcpClient; from pymodbus.server import StartTcpServer' >/dev/null 2>&1 \
+  || need+=(python3-pymodbus python3-serial python3-serial-asyncio)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-peers: installing ${need[*]}"
