@@ -49,7 +49,8 @@ export async function startDemo(options: DemoOptions): Promise<DemoRun> {
     const e = simulators.endpoints;
     const port = (id: keyof typeof e) => {
       const ep = e[id];
-      if (!ep?.running) throw new Error(`simulated device ${String(id)} did not start: ${ep?.error ?? 'unknown reason'}`);
+      if (!ep?.running)
+        throw new Error(`simulated device ${String(id)} did not start: ${ep?.error ?? 'unknown reason'}`);
       return String(ep.port);
     };
     const env = {

@@ -66,7 +66,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   try {
-    const dataDir = options.dataDir ?? join(config.store.path === ':memory:' ? process.cwd() : dirname(config.store.path), 'gateway');
+    const dataDir =
+      options.dataDir ?? join(config.store.path === ':memory:' ? process.cwd() : dirname(config.store.path), 'gateway');
     mkdirSync(dataDir, { recursive: true });
 
     const store = new SqliteStore({ ...config.store, log: log.child({ part: 'store' }) });
@@ -146,7 +147,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       try {
         await driver.start();
       } catch (err) {
-        log.error({ device: driver.deviceId, err: (err as Error).message }, 'device failed to start; the others run on');
+        log.error(
+          { device: driver.deviceId, err: (err as Error).message },
+          'device failed to start; the others run on',
+        );
       }
       stack.push({ name: `driver ${driver.deviceId}`, stop: () => driver.stop() });
     }

@@ -4,10 +4,7 @@
  * quality, counters and log lines.
  */
 
-export type DriverErrorCode =
-  | 'GL_ERR_DRIVER_UNSUPPORTED'
-  | 'GL_ERR_DRIVER_CONFIG'
-  | 'GL_ERR_MODBUS_PLAN';
+export type DriverErrorCode = 'GL_ERR_DRIVER_UNSUPPORTED' | 'GL_ERR_DRIVER_CONFIG' | 'GL_ERR_MODBUS_PLAN';
 
 export class DriverError extends Error {
   readonly code: DriverErrorCode;
@@ -23,6 +20,10 @@ export class DriverError extends Error {
 
 /** A short, single-line description of anything thrown, for logs and `lastError`. */
 export function describeError(err: unknown): string {
+  return rawDescription(err).replace(/\s+/g, ' ').trim();
+}
+
+function rawDescription(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   if (typeof err === 'string') return err;
   if (err && typeof err === 'object' && 'message' in err && typeof err.message === 'string') return err.message;

@@ -13,7 +13,7 @@ export type ApiErrorCode =
   | 'GL_ERR_BAD_REQUEST'
   | 'GL_ERR_NOT_FOUND'
   | 'GL_ERR_UPGRADE_REQUIRED'
-  | 'GL_ERR_DASHBOARD_NOT_BUILT'
+  | 'GL_ERR_UPGRADE_REFUSED'
   | 'GL_ERR_INTERNAL';
 
 export interface ApiIssue {
@@ -75,14 +75,7 @@ export interface DeviceView {
 }
 
 /** What a tag means to a machine or line (from the machine's config fields). */
-export type TagRole =
-  | 'state'
-  | 'stopReason'
-  | 'countTotal'
-  | 'countGood'
-  | 'countReject'
-  | 'energyKwh'
-  | 'energyKw';
+export type TagRole = 'state' | 'stopReason' | 'countTotal' | 'countGood' | 'countReject' | 'energyKwh' | 'energyKw';
 
 export interface TagRef {
   readonly tagId: string;
@@ -171,7 +164,14 @@ export type LiveClientMessage =
 export type LiveErrorCode = 'GL_ERR_BAD_MESSAGE' | 'GL_ERR_NOT_FOUND';
 
 export type LiveServerMessage =
-  | { readonly type: 'hello'; readonly serverTime: number; readonly demo: boolean; readonly liveMaxHz: number }
+  | {
+      readonly type: 'hello';
+      readonly serverTime: number;
+      readonly demo: boolean;
+      readonly liveMaxHz: number;
+      /** an unchanged value is re-sent at least this often; null when every reading is sent */
+      readonly heartbeatMs: number | null;
+    }
   /** the latest value of every newly subscribed tag that has reported */
   | { readonly type: 'snapshot'; readonly values: readonly LiveValue[] }
   /** values changed since the last message, latest per tag */

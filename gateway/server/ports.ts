@@ -76,4 +76,11 @@ export interface ServerDeps {
   };
   /** demo mode: shows a banner on the dashboard */
   readonly demo?: boolean;
+  /**
+   * The pipeline reports on change: an unchanged value is re-sent at least this
+   * often (its heartbeat). The dashboard waits three of these, or three
+   * expected intervals if longer, before it fades a value. Omit when every
+   * reading is forwarded.
+   */
+  readonly liveHeartbeatMs?: number;
 }

@@ -43,7 +43,7 @@ export class EnvironmentModel {
   step(dtMs: number, wallTimeMs: number, machinesKw: number, machinesAirM3h: number): void {
     if (!(dtMs > 0)) return;
     const dtS = dtMs / 1000;
-    const hourOfDay = (((wallTimeMs + HK_OFFSET_MS) % DAY_MS) + DAY_MS) % DAY_MS / 3_600_000;
+    const hourOfDay = ((((wallTimeMs + HK_OFFSET_MS) % DAY_MS) + DAY_MS) % DAY_MS) / 3_600_000;
     // Warmest mid-afternoon (15:00), coolest before dawn.
     const diurnal = 2.5 * Math.cos(((hourOfDay - 15) / 24) * 2 * Math.PI);
     const heatTarget = machinesKw * 0.03;

@@ -40,7 +40,13 @@ export const MACHINE_PARAMS: Readonly<Record<MachineId, MachineParams>> = {
     starvedMinS: 2 * 60,
     starvedMaxS: 8 * 60,
     plannedStops: [
-      { firstAtS: 5 * HOUR, everyS: 8 * HOUR, durationS: 20 * 60, state: MachineState.setup, reason: Reason.changeover },
+      {
+        firstAtS: 5 * HOUR,
+        everyS: 8 * HOUR,
+        durationS: 20 * 60,
+        state: MachineState.setup,
+        reason: Reason.changeover,
+      },
       {
         firstAtS: 22 * HOUR,
         everyS: 24 * HOUR,
@@ -157,7 +163,13 @@ export const MACHINE_PARAMS: Readonly<Record<MachineId, MachineParams>> = {
     starvedMaxS: 10 * 60,
     plannedStops: [
       { firstAtS: 3 * HOUR, everyS: 6 * HOUR, durationS: 15 * 60, state: MachineState.setup, reason: Reason.setup },
-      { firstAtS: 12 * HOUR, everyS: 24 * HOUR, durationS: 30 * 60, state: MachineState.planned, reason: Reason.noOrder },
+      {
+        firstAtS: 12 * HOUR,
+        everyS: 24 * HOUR,
+        durationS: 30 * 60,
+        state: MachineState.planned,
+        reason: Reason.noOrder,
+      },
     ],
     powerKw: { running: 14, idle: 4, stopped: 2, off: 0.2 },
     airM3h: 3,

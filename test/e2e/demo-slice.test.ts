@@ -85,15 +85,14 @@ describe('the demo, end to end', () => {
       expect(new Set(plant.devices.map((d) => d.protocol))).toEqual(new Set(['modbus-tcp', 'opcua', 'mqtt']));
       await client.until(
         () => allTags.every((id) => client.latest.get(id)?.quality === 'good'),
-        () => `good values for all of ${allTags.length} tags; missing: ${allTags.filter((id) => client.latest.get(id)?.quality !== 'good').join(', ')}`,
+        () =>
+          `good values for all of ${allTags.length} tags; missing: ${allTags.filter((id) => client.latest.get(id)?.quality !== 'good').join(', ')}`,
         30_000,
       );
       const health = (await (await fetch(`${demo.url}/api/health`)).json()) as {
         devices: { id: string; state: string }[];
       };
-      expect(health.devices.map((d) => [d.id, d.state])).toEqual(
-        plant.devices.map((d) => [d.id, 'connected']),
-      );
+      expect(health.devices.map((d) => [d.id, d.state])).toEqual(plant.devices.map((d) => [d.id, 'connected']));
       // the decoded values make sense (word orders, scaling, strings)
       expect(client.latest.get('l1.imm1.model')?.value).toBe('IMM-7000');
       const kwh = client.latest.get('l1.meter.import_kwh')?.value as number;
@@ -144,7 +143,11 @@ describe('the demo, end to end', () => {
       const ts = client.latest.get('l1.meter.import_kwh')?.ts ?? 0;
       await client.until(() => (client.latest.get('l1.meter.import_kwh')?.ts ?? 0) > ts, 'line 1 meter still polled');
       await demo.simulators.control.startDevice('line2-meter');
-      await client.until(() => client.latest.get('l2.meter.power_kw')?.quality === 'good', 'line 2 meter recovered', 40_000);
+      await client.until(
+        () => client.latest.get('l2.meter.power_kw')?.quality === 'good',
+        'line 2 meter recovered',
+        40_000,
+      );
     } finally {
       client.close();
     }
@@ -163,7 +166,10 @@ describe('the demo, end to end', () => {
     });
     await page.goto(demo.url);
     for (const id of ['l1.imm1.barrel_temp', 'l2.cnc1.spindle_speed', 'hall.humidity', 'l1.meter.power_kw']) {
-      await page.getByTestId(`tag-quality-${id}`).filter({ hasText: /good|正常/i }).waitFor({ timeout: 15_000 });
+      await page
+        .getByTestId(`tag-quality-${id}`)
+        .filter({ hasText: /good|正常/i })
+        .waitFor({ timeout: 15_000 });
     }
     await expect(page.getByTestId('conn-state').textContent()).resolves.toMatch(/live|即時/i);
     mkdirSync(artifacts, { recursive: true });

@@ -30,7 +30,9 @@ const base = () => ({
       area: 'a1',
       outputMachine: 'm2',
       calendar: 'cal',
-      machines: [{ id: 'm2', name: 'Machine 2', idealCycleTimeS: 5, counters: { total: 'm1.total', reject: 'm1.good' } }],
+      machines: [
+        { id: 'm2', name: 'Machine 2', idealCycleTimeS: 5, counters: { total: 'm1.total', reject: 'm1.good' } },
+      ],
     },
   ],
   devices: [
@@ -182,7 +184,10 @@ describe('config loader: every broken config names its path and problem', () => 
         d.lines[0]!.machines[0]!.counters = { good: 'm1.good' } as never;
       },
       {},
-      { path: 'lines[0].machines[0].counters', message: 'give at least two of total, good and reject (the third is derived)' },
+      {
+        path: 'lines[0].machines[0].counters',
+        message: 'give at least two of total, good and reject (the third is derived)',
+      },
     ],
     [
       'output machine of another line',
@@ -218,7 +223,10 @@ describe('config loader: every broken config names its path and problem', () => 
         delete (d.devices[0]!.tags[3] as Record<string, unknown>).length;
       },
       {},
-      { path: 'devices[0].tags[3].length', message: 'a string tag needs `length`, its size in registers (2 characters each)' },
+      {
+        path: 'devices[0].tags[3].length',
+        message: 'a string tag needs `length`, its size in registers (2 characters each)',
+      },
     ],
     [
       'unknown poll group',
@@ -288,7 +296,10 @@ describe('config loader: every broken config names its path and problem', () => 
         d.devices[0]!.tags.push({ id: 'm1.lamp', address: 'coil:3', type: 'uint16' });
       },
       {},
-      { path: 'devices[0].tags[4].type', message: 'coil addresses hold single bits: type must be "bool", not "uint16"' },
+      {
+        path: 'devices[0].tags[4].type',
+        message: 'coil addresses hold single bits: type must be "bool", not "uint16"',
+      },
     ],
   ];
 

@@ -1,0 +1,115 @@
+/**
+ * The dashboard's end of the live hub: connects, subscribes, and reconnects
+ * with growing, jittered delays when the connection drops.
+ */
+import { LIVE_WS_PATH, type LiveServerMessage, type LiveValue } from '../../gateway/server/contract.js';
+
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting';
+
+export interface LiveHandlers {
+  onHello(hello: Extract<LiveServerMessage, { type: 'hello' }>): void;
+  onValues(values: readonly LiveValue[]): void;
+  onState(state: ConnectionState): void;
+  onError?(code: string, message: string): void;
+}
+
+const DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15_000];
+
+export function liveUrl(base: string = document.baseURI): string {
+  const url = new URL(LIVE_WS_PATH.replace(/^\//, ''), base);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.toString();
+}
+
+export class LiveConnection {
+  private ws: WebSocket | null = null;
+  private attempt = 0;
+  private retryTimer: number | null = null;
+  private stopped = false;
+  private state: ConnectionState = 'connecting';
+
+  constructor(
+    private readonly url: string,
+    private readonly handlers: LiveHandlers,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    window.addEventListener('online', this.onOnline);
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    window.removeEventListener('online', this.onOnline);
+    if (this.retryTimer !== null) window.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.ws?.close(1000);
+    this.ws = null;
+  }
+
+  /** the network came back: try at once instead of waiting out the backoff */
+  private readonly onOnline = () => {
+    if (this.state === 'live' || this.stopped) return;
+    if (this.retryTimer !== null) window.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.attempt = 0;
+    this.connect();
+  };
+
+  private setState(state: ConnectionState): void {
+    if (state === this.state) return;
+    this.state = state;
+    this.handlers.onState(state);
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.addEventListener('open', () => {
+      ws.send(JSON.stringify({ type: 'subscribe', tags: '*' }));
+    });
+    ws.addEventListener('message', (event) => {
+      if (typeof event.data !== 'string') return;
+      let msg: LiveServerMessage;
+      try {
+        msg = JSON.parse(event.data) as LiveServerMessage;
+      } catch {
+        return;
+      }
+      switch (msg.type) {
+        case 'hello':
+          this.attempt = 0;
+          this.handlers.onHello(msg);
+          this.setState('live');
+          break;
+        case 'snapshot':
+        case 'delta':
+          this.handlers.onValues(msg.values);
+          break;
+        case 'error':
+          this.handlers.onError?.(msg.code, msg.message);
+          break;
+      }
+    });
+    ws.addEventListener('close', () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.stopped) return;
+      this.setState('reconnecting');
+      this.scheduleRetry();
+    });
+    // an error is always followed by close, which does the retrying
+  }
+
+  private scheduleRetry(): void {
+    const base = DELAYS_MS[Math.min(this.attempt, DELAYS_MS.length - 1)]!;
+    this.attempt++;
+    const delay = base * (0.8 + Math.random() * 0.4);
+    this.retryTimer = window.setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+  }
+}

@@ -1,0 +1,12 @@
+export { PipelineError, type PipelineErrorCode } from './errors.js';
+export { LiveTable, type LiveListener, type LiveTableOptions, type LiveValue } from './live-table.js';
+export {
+  type BatchListener,
+  DECODE_ERROR,
+  Pipeline,
+  type PipelineOptions,
+  type PipelineStats,
+  type ProcessedSample,
+} from './pipeline.js';
+export { StaleWatchdog, type StaleTarget, type StaleWatchdogOptions } from './stale-watchdog.js';
+export { isNumericType, type TagInfo, type TagReference, TagRegistry, type TagRole } from './tag-registry.js';

@@ -1,0 +1,401 @@
+/**
+ * The live hub: pushes tag values to dashboards over WebSocket.
+ *
+ * Every client gets at most `liveMaxHz` messages a second. Between two
+ * flushes, changes are coalesced into a per-client map holding only the
+ * latest value per tag, so a client's memory is bounded by the number of
+ * tags it subscribed to, however fast values change. A client that does not
+ * read (its socket buffer above `slowClientBytes`) is skipped for that flush
+ * and catches up with the latest values once it drains; nothing else is
+ * queued for it. Skips are counted.
+ */
+import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { z } from 'zod';
+import type { Role } from '../../config/schema.js';
+import {
+  LIVE_MAX_MESSAGE_BYTES,
+  type LiveErrorCode,
+  type LiveHubCounters,
+  type LiveServerMessage,
+  type LiveValue,
+} from './contract.js';
+import { zodIssues } from './http-errors.js';
+import type { PlantIndex } from './plant-index.js';
+import type { LiveSource, ServerDeps } from './ports.js';
+
+/** Who opened the connection; filled in by the upgrade authorizer once sign-in exists. */
+export interface LiveClientIdentity {
+  readonly remoteAddress: string | null;
+  readonly user: { readonly username: string; readonly role: Role } | null;
+}
+
+export type UpgradeDecision =
+  | { readonly ok: true; readonly user: LiveClientIdentity['user'] }
+  | { readonly ok: false; readonly status: 401 | 403 | 429; readonly message: string };
+
+/** Decides whether a WebSocket upgrade may proceed; the place where sign-in checks go. */
+export type UpgradeAuthorizer = (req: IncomingMessage) => UpgradeDecision | Promise<UpgradeDecision>;
+
+export const allowEveryone: UpgradeAuthorizer = () => ({ ok: true, user: null });
+
+export interface LiveHubOptions {
+  readonly liveMaxHz: number;
+  readonly demo: boolean;
+  readonly heartbeatMs: number | null;
+  /** a client whose unsent bytes exceed this is skipped for a flush */
+  readonly slowClientBytes: number;
+  /** ping period; a client that has not answered the previous ping is closed */
+  readonly pingIntervalMs: number;
+  /** wall clock for `hello.serverTime` */
+  readonly now: () => number;
+  readonly log: ServerDeps['log'];
+}
+
+export const LIVE_HUB_DEFAULTS = { slowClientBytes: 1024 * 1024, pingIntervalMs: 15_000 } as const;
+
+const idList = z.array(z.string().min(1).max(128)).max(100_000);
+const selection = {
+  tags: z.union([z.literal('*'), idList]).optional(),
+  lines: idList.optional(),
+  machines: idList.optional(),
+};
+const hasSelection = (m: { tags?: unknown; lines?: unknown; machines?: unknown }) =>
+  m.tags !== undefined || m.lines !== undefined || m.machines !== undefined;
+const ClientMessage = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('subscribe'), ...selection }).refine(hasSelection, 'give tags, lines or machines'),
+  z.strictObject({ type: z.literal('unsubscribe'), ...selection }).refine(hasSelection, 'give tags, lines or machines'),
+]);
+type ClientMessage = z.infer<typeof ClientMessage>;
+
+interface Client {
+  readonly id: number;
+  readonly ws: WebSocket;
+  readonly identity: LiveClientIdentity;
+  /** subscribed to every tag, including ones that appear later */
+  all: boolean;
+  readonly tags: Set<string>;
+  /** latest value per tag not yet sent */
+  readonly pending: Map<string, LiveValue>;
+  timer: NodeJS.Timeout | null;
+  lastFlushAt: number;
+  alive: boolean;
+}
+
+export interface LiveClientStats {
+  readonly id: number;
+  readonly subscribed: number | '*';
+  readonly pending: number;
+  readonly bufferedAmount: number;
+}
+
+export class LiveHub {
+  private readonly wss: WebSocketServer;
+  private readonly clients = new Set<Client>();
+  private readonly flushIntervalMs: number;
+  private nextId = 1;
+  private unsubscribeLive: (() => void) | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private accepting = false;
+  private readonly stats = { messagesSent: 0, skippedSlow: 0, badMessages: 0, terminated: 0 };
+
+  constructor(
+    private readonly index: PlantIndex,
+    private readonly live: LiveSource,
+    private readonly opts: LiveHubOptions,
+  ) {
+    this.flushIntervalMs = 1000 / opts.liveMaxHz;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: LIVE_MAX_MESSAGE_BYTES,
+      perMessageDeflate: false,
+    });
+  }
+
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  start(): void {
+    if (this.accepting) return;
+    this.accepting = true;
+    this.unsubscribeLive = this.live.subscribe((changes) => this.onChanges(changes));
+    this.pingTimer = setInterval(() => this.pingAll(), this.opts.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.accepting = false;
+    this.unsubscribeLive?.();
+    this.unsubscribeLive = null;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    const closed = [...this.clients].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.ws.readyState === WebSocket.CLOSED) return resolve();
+          c.ws.once('close', () => resolve());
+          c.ws.close(1001, 'server shutting down');
+          // a client that does not answer the close handshake is cut off
+          setTimeout(() => c.ws.terminate(), 1000).unref();
+        }),
+    );
+    await Promise.all(closed);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  counters(): LiveHubCounters {
+    return { clients: this.clients.size, ...this.stats };
+  }
+
+  clientStats(): LiveClientStats[] {
+    return [...this.clients].map((c) => ({
+      id: c.id,
+      subscribed: c.all ? '*' : c.tags.size,
+      pending: c.pending.size,
+      bufferedAmount: c.ws.bufferedAmount,
+    }));
+  }
+
+  /** Completes an upgrade the server has already authorized. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, identity: LiveClientIdentity): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, identity));
+  }
+
+  private attach(ws: WebSocket, identity: LiveClientIdentity): void {
+    if (!this.accepting) {
+      ws.close(1001, 'server shutting down');
+      return;
+    }
+    const client: Client = {
+      id: this.nextId++,
+      ws,
+      identity,
+      all: false,
+      tags: new Set(),
+      pending: new Map(),
+      timer: null,
+      lastFlushAt: -Infinity,
+      alive: true,
+    };
+    this.clients.add(client);
+    ws.on('pong', () => {
+      client.alive = true;
+    });
+    ws.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
+    ws.on('error', (err) => {
+      this.opts.log.warn({ client: client.id, err: err.message }, 'live client connection error');
+    });
+    ws.on('close', () => {
+      this.clients.delete(client);
+      if (client.timer) clearTimeout(client.timer);
+      client.timer = null;
+      client.pending.clear();
+    });
+    this.send(client, {
+      type: 'hello',
+      serverTime: this.opts.now(),
+      demo: this.opts.demo,
+      liveMaxHz: this.opts.liveMaxHz,
+      heartbeatMs: this.opts.heartbeatMs,
+    });
+  }
+
+  // ---------- client → server ----------
+
+  private onMessage(client: Client, data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.reject(client, 'GL_ERR_BAD_MESSAGE', 'send JSON text messages, not binary');
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(rawText(data));
+    } catch {
+      this.reject(client, 'GL_ERR_BAD_MESSAGE', 'message is not valid JSON');
+      return;
+    }
+    const parsed = ClientMessage.safeParse(json);
+    if (!parsed.success) {
+      const problems = zodIssues('', parsed.error)
+        .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+        .join('; ');
+      this.reject(
+        client,
+        'GL_ERR_BAD_MESSAGE',
+        `invalid message (${problems}); expected {"type":"subscribe"|"unsubscribe","tags":[...]|"*","lines":[...],"machines":[...]}`,
+      );
+      return;
+    }
+    if (parsed.data.type === 'subscribe') this.subscribe(client, parsed.data);
+    else this.unsubscribe(client, parsed.data);
+  }
+
+  private reject(client: Client, code: LiveErrorCode, message: string): void {
+    if (code === 'GL_ERR_BAD_MESSAGE') this.stats.badMessages++;
+    // error replies are not worth growing a slow client's buffer for
+    if (client.ws.bufferedAmount > this.opts.slowClientBytes) return;
+    this.send(client, { type: 'error', code, message });
+  }
+
+  /** tag ids a selection names, and the names that match nothing */
+  private resolve(msg: ClientMessage, liveIds: ReadonlySet<string>): { ids: Set<string>; unknown: string[] } {
+    const ids = new Set<string>();
+    const unknown: string[] = [];
+    if (Array.isArray(msg.tags)) {
+      for (const id of msg.tags) {
+        if (this.index.tags.has(id) || liveIds.has(id)) ids.add(id);
+        else unknown.push(`tag ${id}`);
+      }
+    }
+    for (const [kind, names, map] of [
+      ['line', msg.lines, this.index.lineTags],
+      ['machine', msg.machines, this.index.machineTags],
+    ] as const) {
+      for (const name of names ?? []) {
+        const tags = map.get(name);
+        if (tags) for (const id of tags) ids.add(id);
+        else unknown.push(`${kind} ${name}`);
+      }
+    }
+    return { ids, unknown };
+  }
+
+  private subscribe(client: Client, msg: ClientMessage): void {
+    const snapshot = this.live.snapshot();
+    const liveIds = new Set(snapshot.map((v) => v.tagId));
+    const { ids, unknown } = this.resolve(msg, liveIds);
+    if (unknown.length > 0) {
+      this.reject(client, 'GL_ERR_NOT_FOUND', `not in the plant config: ${unknown.slice(0, 20).join(', ')}`);
+    }
+    let values: LiveValue[];
+    if (msg.tags === '*') {
+      client.all = true;
+      client.tags.clear();
+      values = snapshot;
+    } else {
+      const added = client.all ? [] : [...ids].filter((id) => !client.tags.has(id));
+      for (const id of added) client.tags.add(id);
+      const fresh = new Set(added);
+      values = snapshot.filter((v) => fresh.has(v.tagId));
+    }
+    // the snapshot carries the latest values: anything pending for those tags is older
+    for (const v of values) client.pending.delete(v.tagId);
+    if (client.ws.bufferedAmount > this.opts.slowClientBytes) {
+      // a client that is not reading gets its snapshot coalesced into the next delta
+      for (const v of values) client.pending.set(v.tagId, v);
+      this.schedule(client);
+      return;
+    }
+    this.send(client, { type: 'snapshot', values });
+  }
+
+  private unsubscribe(client: Client, msg: ClientMessage): void {
+    if (msg.tags === '*') {
+      client.all = false;
+      client.tags.clear();
+      client.pending.clear();
+      return;
+    }
+    const { ids, unknown } = this.resolve(msg, new Set(this.live.snapshot().map((v) => v.tagId)));
+    if (unknown.length > 0) {
+      this.reject(client, 'GL_ERR_NOT_FOUND', `not in the plant config: ${unknown.slice(0, 20).join(', ')}`);
+    }
+    if (client.all) {
+      // leaving "everything" for "everything but these": make the set explicit
+      client.all = false;
+      for (const id of this.index.tags.keys()) client.tags.add(id);
+      for (const v of this.live.snapshot()) client.tags.add(v.tagId);
+    }
+    for (const id of ids) {
+      client.tags.delete(id);
+      client.pending.delete(id);
+    }
+  }
+
+  // ---------- server → client ----------
+
+  private onChanges(changes: readonly LiveValue[]): void {
+    for (const client of this.clients) {
+      let added = false;
+      for (const v of changes) {
+        if (client.all || client.tags.has(v.tagId)) {
+          client.pending.set(v.tagId, v);
+          added = true;
+        }
+      }
+      if (added) this.schedule(client);
+    }
+  }
+
+  /** Flushes at once when the client's last flush is at least one interval ago, else at the interval's end. */
+  private schedule(client: Client): void {
+    if (client.timer !== null || client.pending.size === 0) return;
+    const wait = Math.max(0, client.lastFlushAt + this.flushIntervalMs - performance.now());
+    client.timer = setTimeout(() => {
+      client.timer = null;
+      this.flush(client);
+    }, wait);
+  }
+
+  private flush(client: Client): void {
+    if (client.pending.size === 0 || client.ws.readyState !== WebSocket.OPEN) return;
+    client.lastFlushAt = performance.now();
+    if (client.ws.bufferedAmount > this.opts.slowClientBytes) {
+      this.stats.skippedSlow++;
+      this.schedule(client);
+      return;
+    }
+    const values = [...client.pending.values()];
+    client.pending.clear();
+    this.send(client, { type: 'delta', values });
+  }
+
+  private send(client: Client, msg: LiveServerMessage): void {
+    if (client.ws.readyState !== WebSocket.OPEN) return;
+    client.ws.send(JSON.stringify(msg));
+    this.stats.messagesSent++;
+  }
+
+  private pingAll(): void {
+    for (const client of this.clients) {
+      if (!client.alive) {
+        this.stats.terminated++;
+        this.opts.log.info(
+          { client: client.id, remote: client.identity.remoteAddress },
+          'live client missed a ping: closed',
+        );
+        client.ws.terminate();
+        continue;
+      }
+      client.alive = false;
+      client.ws.ping();
+    }
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+/** Answers a refused upgrade with a plain HTTP response and closes the socket. */
+export function refuseUpgrade(socket: Duplex, status: number, message: string): void {
+  const code = status === 404 ? 'GL_ERR_NOT_FOUND' : 'GL_ERR_UPGRADE_REFUSED';
+  const body = JSON.stringify({ error: { code, message } });
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+      'Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,20 @@
+export type { StoredQuality, StoredSample, StoredValue, StoreLog } from './codec.js';
+export { StoreError, type StoreErrorCode } from './errors.js';
+export type { HistoryPoint } from './history.js';
+export { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.js';
+export {
+  type SampleBatchTarget,
+  SampleWriter,
+  type SampleWriterOptions,
+  type SampleWriterStats,
+} from './sample-writer.js';
+export {
+  type MetricsRow,
+  type PruneResult,
+  type RollupRow,
+  SqliteStore,
+  type SqliteStoreOptions,
+  type StoredEvent,
+  type StoredRow,
+  type StoreStats,
+} from './sqlite-store.js';

@@ -1,0 +1,119 @@
+import type Database from 'better-sqlite3';
+import { StoreError } from './errors.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * The schema, as an append-only list. Never edit a released migration: add one.
+ * `samples` and `rollup_1m` are WITHOUT ROWID tables keyed (tag, time), so a
+ * tag's range query is one ordered b-tree walk and a row costs no extra rowid index.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'samples, rollups, events and metrics',
+    sql: `
+      CREATE TABLE tags (
+        id INTEGER PRIMARY KEY,
+        tag TEXT NOT NULL UNIQUE
+      );
+
+      CREATE TABLE samples (
+        tag_id INTEGER NOT NULL REFERENCES tags (id),
+        ts INTEGER NOT NULL,
+        value REAL,
+        value_text TEXT,
+        quality INTEGER NOT NULL,
+        reason TEXT,
+        PRIMARY KEY (tag_id, ts)
+      ) WITHOUT ROWID;
+
+      -- aggregates of the good numeric samples of one tag in one minute;
+      -- sample_count counts numeric samples of any quality
+      CREATE TABLE rollup_1m (
+        tag_id INTEGER NOT NULL REFERENCES tags (id),
+        minute_ts INTEGER NOT NULL,
+        min_value REAL,
+        max_value REAL,
+        avg_value REAL,
+        last_value REAL,
+        last_ts INTEGER,
+        sample_count INTEGER NOT NULL,
+        good_count INTEGER NOT NULL,
+        PRIMARY KEY (tag_id, minute_ts)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        payload TEXT NOT NULL CHECK (json_valid(payload))
+      );
+      CREATE INDEX events_ts ON events (ts);
+
+      CREATE TABLE metrics_1m (
+        entity_type TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        minute_ts INTEGER NOT NULL,
+        payload TEXT NOT NULL CHECK (json_valid(payload)),
+        PRIMARY KEY (entity_type, entity_id, minute_ts)
+      ) WITHOUT ROWID;
+      CREATE INDEX metrics_1m_minute ON metrics_1m (minute_ts);
+    `,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);
+
+/**
+ * Brings the database to the latest schema: each pending migration runs in
+ * its own transaction together with its row in `schema_migrations`, so a crash
+ * leaves the schema at a known version. Returns the versions applied.
+ */
+export function migrate(
+  db: Database.Database,
+  path: string,
+  now: number,
+  migrations: readonly Migration[] = MIGRATIONS,
+): number[] {
+  const latest = migrations.reduce((v, m) => Math.max(v, m.version), 0);
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  )`);
+  const current = (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+  if (current > latest) {
+    throw new StoreError(
+      'GL_ERR_STORE_SCHEMA_NEWER',
+      `the store ${path} has schema version ${current}, written by a newer greenline; this one knows up to version ${latest}. ` +
+        'Run the newer greenline, or set store.path to another file (keep this one: it holds your history).',
+    );
+  }
+  const applied: number[] = [];
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (m.version <= current) continue;
+    try {
+      db.transaction(() => {
+        db.exec(m.sql);
+        record.run(m.version, m.name, now);
+      })();
+    } catch (err) {
+      throw new StoreError(
+        'GL_ERR_STORE_MIGRATION',
+        `could not upgrade the store ${path} to schema version ${m.version} (${m.name}): ${err instanceof Error ? err.message : String(err)}. ` +
+          'The file is unchanged at version ' +
+          `${applied.at(-1) ?? current}; check disk space and permissions, then start again.`,
+        { cause: err },
+      );
+    }
+    applied.push(m.version);
+  }
+  return applied;
+}

@@ -1,0 +1,523 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { BatchInserter } from './batch-insert.js';
+import { Checkpointer } from './checkpointer.js';
+import {
+  decodeValue,
+  qualityFromCode,
+  type StoredQuality,
+  type StoredSample,
+  type StoredValue,
+  type StoreLog,
+} from './codec.js';
+import { StoreError } from './errors.js';
+import { type HistoryPoint, HistoryReader } from './history.js';
+import { migrate } from './migrations.js';
+import { SampleWriter } from './sample-writer.js';
+
+const DAY_MS = 86_400_000;
+/** pages of write-ahead log between checkpoints on the writing connection (about 40 MiB) */
+const AUTO_CHECKPOINT_PAGES = 10_000;
+/** the same while a worker checkpoints: only a safety net should it fall behind */
+const AUTO_CHECKPOINT_PAGES_WITH_WORKER = 50_000;
+
+export interface SqliteStoreOptions {
+  /** SQLite file; a relative path is resolved against the working directory; `:memory:` for a throwaway store */
+  readonly path: string;
+  readonly rawRetentionDays: number;
+  readonly rollupRetentionDays: number;
+  readonly batchMaxRows: number;
+  readonly batchMaxDelayMs: number;
+  readonly log: StoreLog;
+  readonly now?: () => number;
+  /** rows held in memory at most while writes fail (default 20 × batchMaxRows) */
+  readonly maxPendingRows?: number;
+  /** how often retention runs (default hourly); the first run is `pruneFirstDelayMs` after start (default 10 s) */
+  readonly pruneIntervalMs?: number;
+  readonly pruneFirstDelayMs?: number;
+  /** rows deleted per statement, so a prune never holds the database for long (default 10 000) */
+  readonly pruneChunkRows?: number;
+  /** how long a statement waits for a lock held by another connection (default 5000) */
+  readonly busyTimeoutMs?: number;
+  /** page cache (default 64 MiB): the insert working set is about one leaf page per tag */
+  readonly cacheSizeMiB?: number;
+  /** checkpoint the write-ahead log from a worker thread, off the event loop (default true) */
+  readonly backgroundCheckpoints?: boolean;
+}
+
+export interface StoreStats {
+  readonly path: string;
+  readonly samplesWritten: number;
+  readonly pendingRows: number;
+  readonly dropped: number;
+  readonly lastError: string | null;
+  readonly writeErrors: number;
+  /** samples for a tag and millisecond already stored; the later value was kept */
+  readonly duplicatesReplaced: number;
+  readonly lastPruneAt: number | null;
+  /** checkpoints done by the background worker; null when it is not running */
+  readonly backgroundCheckpoints: number | null;
+}
+
+export interface StoredRow {
+  readonly tagId: string;
+  readonly ts: number;
+  readonly value: StoredValue;
+  readonly quality: StoredQuality;
+  readonly reason?: string;
+}
+
+export interface RollupRow {
+  readonly minuteTs: number;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly avg: number | null;
+  readonly last: number | null;
+  readonly lastTs: number | null;
+  readonly count: number;
+  readonly goodCount: number;
+}
+
+export interface StoredEvent {
+  readonly id: number;
+  readonly ts: number;
+  readonly kind: string;
+  readonly subject: string;
+  readonly payload: unknown;
+}
+
+export interface MetricsRow {
+  readonly minuteTs: number;
+  readonly payload: unknown;
+}
+
+export interface PruneResult {
+  readonly rawDeleted: number;
+  readonly rollupsDeleted: number;
+  readonly eventsDeleted: number;
+  readonly metricsDeleted: number;
+  /** false when stop() interrupted it; the next run continues */
+  readonly complete: boolean;
+}
+
+interface Open {
+  readonly db: Database.Database;
+  readonly inserter: BatchInserter;
+  readonly history: HistoryReader;
+  readonly stmts: {
+    readonly rawRange: Database.Statement;
+    readonly rollupRange: Database.Statement;
+    readonly appendEvent: Database.Statement;
+    readonly events: Database.Statement;
+    readonly putMetrics: Database.Statement;
+    readonly metrics: Database.Statement;
+    readonly tagInts: Database.Statement;
+    readonly pruneRaw: Database.Statement;
+    readonly pruneRollups: Database.Statement;
+    readonly pruneEvents: Database.Statement;
+    readonly pruneMetrics: Database.Statement;
+  };
+}
+
+const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * The embedded time-series store: raw samples, minute rollups, events and
+ * per-minute metrics in one SQLite file (WAL). Samples enter through
+ * `writer.write(batch)`, which batches them into transactions; everything
+ * else is written at once. `start()` opens and migrates the file, `stop()`
+ * flushes the writer and closes it.
+ */
+export class SqliteStore {
+  readonly path: string;
+  /** subscribe `(batch) => store.writer.write(batch)` to the pipeline */
+  readonly writer: SampleWriter;
+  private readonly options: SqliteStoreOptions;
+  private readonly log: StoreLog;
+  private readonly now: () => number;
+  private open: Open | undefined;
+  private checkpointer: Checkpointer | undefined;
+  private state: 'idle' | 'started' | 'stopped' = 'idle';
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruning: Promise<PruneResult> | undefined;
+  private stopping = false;
+  /** raw samples before this time may have been pruned */
+  private rawHorizonMs = Number.NEGATIVE_INFINITY;
+  private duplicatesReplaced = 0;
+  private lastPruneAt: number | null = null;
+  private lastPruneError: string | null = null;
+
+  constructor(options: SqliteStoreOptions) {
+    this.options = options;
+    this.log = options.log;
+    this.now = options.now ?? Date.now;
+    this.path = options.path === ':memory:' ? options.path : resolve(options.path);
+    this.writer = new SampleWriter(
+      { writeBatch: (rows) => this.writeBatch(rows) },
+      {
+        batchMaxRows: options.batchMaxRows,
+        batchMaxDelayMs: options.batchMaxDelayMs,
+        log: options.log,
+        now: this.now,
+        ...(options.maxPendingRows === undefined ? {} : { maxPendingRows: options.maxPendingRows }),
+      },
+    );
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'idle') return;
+    const open = this.openDatabase();
+    this.open = open;
+    if (this.path !== ':memory:' && this.options.backgroundCheckpoints !== false) {
+      const checkpointer = new Checkpointer({
+        path: this.path,
+        busyTimeoutMs: this.options.busyTimeoutMs ?? 5000,
+        log: this.log,
+        onFailure: () => {
+          if (this.open === open) open.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+        },
+      });
+      try {
+        await checkpointer.start();
+        open.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES_WITH_WORKER}`);
+        this.checkpointer = checkpointer;
+      } catch (err) {
+        await checkpointer.stop();
+        this.log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'no background checkpoint worker; the store checkpoints on its own connection',
+        );
+      }
+    }
+    this.state = 'started';
+    this.writer.start();
+    this.schedulePrune(this.options.pruneFirstDelayMs ?? 10_000);
+    this.log.info({ path: this.path }, 'store opened');
+  }
+
+  async stop(): Promise<void> {
+    if (this.state !== 'started') {
+      // never opened: rows handed to the writer cannot be written; it counts and logs them
+      if (this.state === 'idle') this.writer.stop();
+      this.state = 'stopped';
+      return;
+    }
+    this.stopping = true;
+    if (this.pruneTimer !== undefined) clearTimeout(this.pruneTimer);
+    this.pruneTimer = undefined;
+    await this.pruning?.catch(() => undefined);
+    this.writer.stop();
+    await this.checkpointer?.stop();
+    this.checkpointer = undefined;
+    const db = this.open?.db;
+    this.open = undefined;
+    this.state = 'stopped';
+    if (db !== undefined) {
+      try {
+        db.pragma('optimize');
+      } catch {
+        // only a planner hint; closing matters
+      }
+      db.close();
+    }
+    this.log.info({ path: this.path, samplesWritten: this.writer.stats().samplesWritten }, 'store closed');
+  }
+
+  stats(): StoreStats {
+    const w = this.writer.stats();
+    return {
+      path: this.path,
+      samplesWritten: w.samplesWritten,
+      pendingRows: w.pendingRows,
+      dropped: w.dropped,
+      lastError: w.lastError ?? this.lastPruneError,
+      writeErrors: w.writeErrors,
+      duplicatesReplaced: this.duplicatesReplaced,
+      lastPruneAt: this.lastPruneAt,
+      backgroundCheckpoints: this.checkpointer?.stats().running ? this.checkpointer.stats().checkpoints : null,
+    };
+  }
+
+  /** At most `maxPoints` points of a tag between two times (inclusive); see HistoryReader for how. */
+  history(tagId: string, fromMs: number, toMs: number, maxPoints: number): HistoryPoint[] {
+    const o = this.require();
+    checkRange(fromMs, toMs);
+    if (!Number.isFinite(maxPoints) || maxPoints < 1) {
+      throw new StoreError('GL_ERR_STORE_ARGUMENT', `maxPoints must be at least 1, got ${maxPoints}`);
+    }
+    const id = o.inserter.tagId(tagId);
+    if (id === undefined || toMs < fromMs) return [];
+    return o.history.read(id, fromMs, toMs, Math.floor(maxPoints), this.rawHorizonMs);
+  }
+
+  /** Raw samples of a tag, oldest first, at most `limit`. */
+  rawSamples(tagId: string, fromMs: number, toMs: number, limit = 100_000): StoredRow[] {
+    const o = this.require();
+    checkRange(fromMs, toMs);
+    const id = o.inserter.tagId(tagId);
+    if (id === undefined) return [];
+    const rows = o.stmts.rawRange.all(id, fromMs, toMs, limit) as {
+      ts: number;
+      value: number | null;
+      value_text: string | null;
+      quality: number;
+      reason: string | null;
+    }[];
+    return rows.map((r) => {
+      const row = { tagId, ts: r.ts, value: decodeValue(r.value, r.value_text), quality: qualityFromCode(r.quality) };
+      return r.reason === null ? row : { ...row, reason: r.reason };
+    });
+  }
+
+  /** Minute rollups of a tag whose minute starts between two times. */
+  rollups(tagId: string, fromMs: number, toMs: number): RollupRow[] {
+    const o = this.require();
+    checkRange(fromMs, toMs);
+    const id = o.inserter.tagId(tagId);
+    if (id === undefined) return [];
+    return o.stmts.rollupRange.all(id, fromMs, toMs) as RollupRow[];
+  }
+
+  /** Records an event (alarm transition, acknowledgement, config change...) at once; returns its id. */
+  appendEvent(kind: string, subject: string, payload: unknown, ts: number): number {
+    const o = this.require();
+    if (!Number.isFinite(ts))
+      throw new StoreError('GL_ERR_STORE_ARGUMENT', `event time must be ms since epoch, got ${ts}`);
+    const json = toJson(payload, 'event payload');
+    return Number(o.stmts.appendEvent.run(Math.round(ts), kind, subject, json).lastInsertRowid);
+  }
+
+  /** Events between two times (inclusive), oldest first, optionally of some kinds only. */
+  events(fromMs: number, toMs: number, kinds?: readonly string[], limit = 10_000): StoredEvent[] {
+    const o = this.require();
+    checkRange(fromMs, toMs);
+    const kindsJson = kinds === undefined ? null : JSON.stringify(kinds);
+    const rows = o.stmts.events.all(fromMs, toMs, kindsJson, kindsJson, limit) as {
+      id: number;
+      ts: number;
+      kind: string;
+      subject: string;
+      payload: string;
+    }[];
+    return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as unknown }));
+  }
+
+  /** Stores the metrics of an entity (machine, line, site...) for one minute; a second write replaces the first. */
+  putMetrics(entityType: string, entityId: string, minuteTs: number, payload: unknown): void {
+    const o = this.require();
+    if (!Number.isFinite(minuteTs))
+      throw new StoreError('GL_ERR_STORE_ARGUMENT', `minuteTs must be ms since epoch, got ${minuteTs}`);
+    o.stmts.putMetrics.run(
+      entityType,
+      entityId,
+      Math.floor(minuteTs / 60_000) * 60_000,
+      toJson(payload, 'metrics payload'),
+    );
+  }
+
+  metrics(entityType: string, entityId: string, fromMs: number, toMs: number): MetricsRow[] {
+    const o = this.require();
+    checkRange(fromMs, toMs);
+    const rows = o.stmts.metrics.all(entityType, entityId, fromMs, toMs) as { minuteTs: number; payload: string }[];
+    return rows.map((r) => ({ minuteTs: r.minuteTs, payload: JSON.parse(r.payload) as unknown }));
+  }
+
+  /**
+   * Deletes raw samples older than rawRetentionDays, and rollups, metrics and
+   * events older than rollupRetentionDays, in chunks of `pruneChunkRows` rows
+   * with a turn of the event loop between chunks, so writes go on meanwhile.
+   * One run at a time: a call during a run gets that run's result.
+   */
+  pruneOnce(nowMs: number): Promise<PruneResult> {
+    this.require();
+    if (this.pruning === undefined) {
+      this.pruning = this.prune(nowMs).finally(() => {
+        this.pruning = undefined;
+      });
+    }
+    return this.pruning;
+  }
+
+  private async prune(nowMs: number): Promise<PruneResult> {
+    const chunk = this.options.pruneChunkRows ?? 10_000;
+    const rawCutoff = nowMs - this.options.rawRetentionDays * DAY_MS;
+    const longCutoff = nowMs - this.options.rollupRetentionDays * DAY_MS;
+    // from now on raw data before the cutoff counts as gone, even while it is being deleted
+    this.rawHorizonMs = Math.max(this.rawHorizonMs, rawCutoff);
+    const result = { rawDeleted: 0, rollupsDeleted: 0, eventsDeleted: 0, metricsDeleted: 0, complete: false };
+
+    const drain = async (run: () => number, add: (n: number) => void): Promise<boolean> => {
+      for (;;) {
+        if (this.stopping || this.open === undefined) return false;
+        const n = run();
+        add(n);
+        if (n < chunk) return true;
+        await yieldTurn();
+      }
+    };
+
+    const tagInts = this.require().stmts.tagInts.all() as number[];
+    let statements = 0;
+    for (const id of tagInts) {
+      const ok =
+        (await drain(
+          () => this.require().stmts.pruneRaw.run(id, rawCutoff, chunk).changes,
+          (n) => (result.rawDeleted += n),
+        )) &&
+        (await drain(
+          () => this.require().stmts.pruneRollups.run(id, longCutoff, chunk).changes,
+          (n) => (result.rollupsDeleted += n),
+        ));
+      if (!ok) return result;
+      if (++statements % 200 === 0) await yieldTurn();
+    }
+    const ok =
+      (await drain(
+        () => this.require().stmts.pruneEvents.run(longCutoff, chunk).changes,
+        (n) => (result.eventsDeleted += n),
+      )) &&
+      (await drain(
+        () => this.require().stmts.pruneMetrics.run(longCutoff, chunk).changes,
+        (n) => (result.metricsDeleted += n),
+      ));
+    if (!ok) return result;
+    result.complete = true;
+    this.lastPruneAt = nowMs;
+    this.lastPruneError = null;
+    if (result.rawDeleted + result.rollupsDeleted + result.eventsDeleted + result.metricsDeleted > 0) {
+      this.log.info({ ...result, rawBefore: rawCutoff, rollupsBefore: longCutoff }, 'store retention applied');
+    }
+    return result;
+  }
+
+  private schedulePrune(delayMs: number): void {
+    if (this.stopping) return;
+    this.pruneTimer = setTimeout(() => {
+      this.pruneTimer = undefined;
+      this.pruneOnce(this.now())
+        .catch((err: unknown) => {
+          this.lastPruneError = err instanceof Error ? err.message : String(err);
+          this.log.error({ err: this.lastPruneError }, 'store retention failed; it runs again at the next interval');
+        })
+        .finally(() => this.schedulePrune(this.options.pruneIntervalMs ?? 3_600_000));
+    }, delayMs);
+    this.pruneTimer.unref();
+  }
+
+  private writeBatch(rows: readonly StoredSample[]): void {
+    const o = this.open;
+    if (o === undefined) throw new StoreError('GL_ERR_STORE_NOT_STARTED', 'the store is not open; call start() first');
+    const { replaced } = o.inserter.write(rows);
+    this.duplicatesReplaced += replaced;
+    this.checkpointer?.markDirty();
+  }
+
+  private require(): Open {
+    if (this.open === undefined) {
+      throw new StoreError(
+        'GL_ERR_STORE_NOT_STARTED',
+        this.state === 'stopped'
+          ? 'the store is stopped; create a new SqliteStore to open it again'
+          : 'the store is not open; call start() first',
+      );
+    }
+    return this.open;
+  }
+
+  private openDatabase(): Open {
+    const path = this.path;
+    let db: Database.Database;
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      db = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+    } catch (err) {
+      throw new StoreError(
+        'GL_ERR_STORE_OPEN',
+        `cannot open the store ${path}: ${err instanceof Error ? err.message : String(err)}. ` +
+          'Check that its folder exists or can be created and is writable, or set store.path to another file.',
+        { cause: err },
+      );
+    }
+    try {
+      if (path !== ':memory:') {
+        const mode = db.pragma('journal_mode = WAL', { simple: true });
+        if (mode !== 'wal')
+          throw new Error(`the file system refused write-ahead logging (journal mode ${String(mode)})`);
+      }
+      db.pragma('synchronous = NORMAL');
+      db.pragma(`busy_timeout = ${Math.floor(this.options.busyTimeoutMs ?? 5000)}`);
+      db.pragma(`cache_size = ${-Math.floor((this.options.cacheSizeMiB ?? 64) * 1024)}`);
+      db.pragma('temp_store = MEMORY');
+      // a batch touches about one page per tag; checkpointing every ~40 MiB instead of every 4 MiB copies
+      // a page touched by many batches to the database once, and syncs the disk a tenth as often
+      db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+      db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      db.pragma('foreign_keys = ON');
+      migrate(db, path, this.now());
+      return {
+        db,
+        inserter: new BatchInserter(db),
+        history: new HistoryReader(db),
+        stmts: {
+          rawRange: db.prepare(
+            'SELECT ts, value, value_text, quality, reason FROM samples WHERE tag_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT ?',
+          ),
+          rollupRange: db.prepare(`
+            SELECT minute_ts AS minuteTs, min_value AS min, max_value AS max, avg_value AS avg, last_value AS last,
+                   last_ts AS lastTs, sample_count AS count, good_count AS goodCount
+            FROM rollup_1m WHERE tag_id = ? AND minute_ts >= ? AND minute_ts <= ? ORDER BY minute_ts`),
+          appendEvent: db.prepare('INSERT INTO events (ts, kind, subject, payload) VALUES (?, ?, ?, ?)'),
+          events: db.prepare(`
+            SELECT id, ts, kind, subject, payload FROM events
+            WHERE ts >= ? AND ts <= ? AND (? IS NULL OR kind IN (SELECT value FROM json_each(?)))
+            ORDER BY ts, id LIMIT ?`),
+          putMetrics: db.prepare(`
+            INSERT INTO metrics_1m (entity_type, entity_id, minute_ts, payload) VALUES (?, ?, ?, ?)
+            ON CONFLICT (entity_type, entity_id, minute_ts) DO UPDATE SET payload = excluded.payload`),
+          metrics: db.prepare(`
+            SELECT minute_ts AS minuteTs, payload FROM metrics_1m
+            WHERE entity_type = ? AND entity_id = ? AND minute_ts >= ? AND minute_ts <= ? ORDER BY minute_ts`),
+          tagInts: db.prepare('SELECT id FROM tags ORDER BY id').pluck(),
+          pruneRaw: db.prepare('DELETE FROM samples WHERE tag_id = ? AND ts < ? LIMIT ?'),
+          pruneRollups: db.prepare('DELETE FROM rollup_1m WHERE tag_id = ? AND minute_ts < ? LIMIT ?'),
+          pruneEvents: db.prepare('DELETE FROM events WHERE ts < ? LIMIT ?'),
+          pruneMetrics: db.prepare('DELETE FROM metrics_1m WHERE minute_ts < ? LIMIT ?'),
+        },
+      };
+    } catch (err) {
+      db.close();
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(
+        'GL_ERR_STORE_OPEN',
+        `cannot use the store ${path}: ${err instanceof Error ? err.message : String(err)}. ` +
+          'If the file is not a greenline store or is damaged, move it away (keep a copy) or set store.path to another file.',
+        { cause: err },
+      );
+    }
+  }
+}
+
+function checkRange(fromMs: number, toMs: number): void {
+  if (!Number.isFinite(fromMs) || !Number.isFinite(toMs)) {
+    throw new StoreError(
+      'GL_ERR_STORE_ARGUMENT',
+      `a time range needs two ms-since-epoch numbers, got ${fromMs} and ${toMs}`,
+    );
+  }
+}
+
+function toJson(payload: unknown, what: string): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(payload ?? null);
+  } catch (err) {
+    throw new StoreError(
+      'GL_ERR_STORE_ARGUMENT',
+      `${what} cannot be stored as JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  if (json === undefined)
+    throw new StoreError('GL_ERR_STORE_ARGUMENT', `${what} cannot be stored as JSON (a function or symbol)`);
+  return json;
+}
