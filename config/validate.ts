@@ -249,7 +249,8 @@ export function crossCheck(doc: unknown): ConfigProblem[] {
       list(s.breaks).forEach((b, k) => {
         const bs = minutes(b.start);
         const be = minutes(b.end);
-        if (bs === undefined || be === undefined || start === undefined || end === undefined) return;
+        // a shift that ends when it starts is reported once, not again for each of its breaks
+        if (bs === undefined || be === undefined || start === undefined || end === undefined || start === end) return;
         if (bs === be) add([...sp, 'breaks', k, 'end'], 'a break cannot end when it starts');
         else if (!within(start, end, bs, be))
           add(

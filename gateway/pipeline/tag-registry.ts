@@ -1,3 +1,4 @@
+import { OPCUA_MAX_KEEPALIVE_COUNT } from '../../protocols/opcua/values.js';
 import type { DataType, Device, PlantConfig } from '../../config/schema.js';
 import { PipelineError } from './errors.js';
 
@@ -70,8 +71,10 @@ function timing(device: Device, tag: Device['tags'][number]): Pick<TagInfo, 'exp
     }
     case 'opcua': {
       const sampling = ('samplingIntervalMs' in tag ? tag.samplingIntervalMs : undefined) ?? device.samplingIntervalMs;
-      // the server reports at most once per publishing interval, however fast it samples
-      return { expectedIntervalMs: Math.max(device.publishingIntervalMs, sampling), staleAfterMs: undefined };
+      // Monitored items report changes only; the driver re-sends unchanged values on every
+      // publish response, and a healthy subscription answers at least once per keep-alive period.
+      const keepAliveMs = device.publishingIntervalMs * OPCUA_MAX_KEEPALIVE_COUNT;
+      return { expectedIntervalMs: Math.max(device.publishingIntervalMs, sampling), staleAfterMs: 2 * keepAliveMs };
     }
     case 'mqtt':
       return { expectedIntervalMs: undefined, staleAfterMs: device.staleAfterMs };

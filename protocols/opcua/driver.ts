@@ -34,7 +34,7 @@ import { DriverHealth } from '../health.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import { TimerSet } from '../timer-set.js';
 import type { Driver, DriverContext, DriverStatus, Sample } from '../types.js';
-import { dataValueToSample } from './values.js';
+import { dataValueToSample, OPCUA_MAX_KEEPALIVE_COUNT } from './values.js';
 
 export interface OpcuaDriverOptions {
   backoff?: BackoffOptions;
@@ -95,6 +95,9 @@ export class OpcuaDriver implements Driver {
   private connected = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private attempts = 0;
+  /** the latest good or uncertain sample per tag, re-sent while the subscription lives */
+  private readonly latest = new Map<string, Sample>();
+  private lastResend = 0;
 
   constructor(
     private readonly device: OpcuaDevice,
@@ -239,7 +242,7 @@ export class OpcuaDriver implements Driver {
         session.createSubscription2({
           requestedPublishingInterval: this.device.publishingIntervalMs,
           requestedLifetimeCount: 100,
-          requestedMaxKeepAliveCount: 10,
+          requestedMaxKeepAliveCount: OPCUA_MAX_KEEPALIVE_COUNT,
           maxNotificationsPerPublish: 0,
           publishingEnabled: true,
           priority: 10,
@@ -248,6 +251,9 @@ export class OpcuaDriver implements Driver {
       stack.subscription = subscription;
       if (stack.dead) return;
       subscription.on('terminated', () => lost('subscription terminated'));
+      // every publish response proves the subscription alive: re-send the values that did not change
+      subscription.on('keepalive', () => this.resendUnchanged(current));
+      subscription.on('received_notifications', () => this.resendUnchanged(current));
       subscription.on('internal_error', (err: Error) => lost(`subscription error: ${err.message}`));
 
       this.connected = true;
@@ -349,7 +355,23 @@ export class OpcuaDriver implements Driver {
       this.health.fail(`tag ${tag.id}: ${sample.reason}`);
       this.rlog.warn(`value:${tag.id}`, { tagId: tag.id, nodeId: tag.nodeId, reason: sample.reason }, 'a bad value');
     }
+    if (sample.quality === 'bad') this.latest.delete(tag.id);
+    else this.latest.set(tag.id, sample);
     this.health.emit([sample]);
+  }
+
+  /**
+   * A monitored item reports only changes, so a steady value would look dead
+   * downstream. Each publish response (data or keep-alive) shows the server
+   * and the subscription are alive: re-send the latest samples, unchanged
+   * (same timestamps), at most once per publishing interval and second.
+   */
+  private resendUnchanged(stack: Stack): void {
+    if (stack.dead || this.stopped || this.latest.size === 0) return;
+    const now = this.ctx.now();
+    if (now - this.lastResend < Math.max(1000, this.device.publishingIntervalMs)) return;
+    this.lastResend = now;
+    this.health.emit([...this.latest.values()]);
   }
 
   private onLost(stack: Stack, reason: string, log = true): void {
@@ -377,6 +399,8 @@ export class OpcuaDriver implements Driver {
     session?.removeAllListeners('session_closed');
     session?.removeAllListeners('keepalive_failure');
     stack.subscription?.removeAllListeners('terminated');
+    stack.subscription?.removeAllListeners('keepalive');
+    stack.subscription?.removeAllListeners('received_notifications');
     for (const g of stack.groups) g.removeAllListeners('changed');
     // Closing the session politely lets the server free it at once; bounded, the server may be gone.
     await new Promise<void>((resolve) => {
@@ -396,6 +420,7 @@ export class OpcuaDriver implements Driver {
   }
 
   private markDisconnected(): void {
+    this.latest.clear();
     this.health.markDisconnected(this.device.tags.map((t) => t.id));
   }
 

@@ -17,6 +17,14 @@ import type { DataValue } from 'node-opcua';
 import type { Quality, Sample, SampleValue } from '../types.js';
 
 /**
+ * Publishing intervals a subscription may stay silent before the server sends
+ * a keep-alive. A monitored item reports only changes, so the driver re-sends
+ * unchanged values on each publish; this bounds how long a healthy tag goes
+ * without a sample.
+ */
+export const OPCUA_MAX_KEEPALIVE_COUNT = 10;
+
+/**
  * Built-in data type ids (OPC UA Part 6, 5.1.2) and variant array kinds:
  * fixed by the specification, declared here so that this module does not
  * load node-opcua at run time.
