@@ -270,6 +270,61 @@ export class SqliteStore {
     });
   }
 
+  /**
+   * The stored samples of several tags between two times (inclusive), merged
+   * in time order (ties by tag), handed over in batches so a day of data never
+   * sits in memory at once. Used to rebuild state after a restart.
+   */
+  replay(
+    tagIds: readonly string[],
+    fromMs: number,
+    toMs: number,
+    onBatch: (rows: readonly StoredRow[]) => void,
+    batchSize = 5000,
+  ): number {
+    const o = this.require();
+    checkRange(fromMs, toMs);
+    const ids = new Map<number, string>();
+    for (const tag of tagIds) {
+      const id = o.inserter.tagId(tag);
+      if (id !== undefined) ids.set(id, tag);
+    }
+    if (ids.size === 0) return 0;
+    const list = [...ids.keys()].join(',');
+    const stmt = o.db.prepare(
+      `SELECT tag_id, ts, value, value_text, quality, reason FROM samples
+       WHERE tag_id IN (${list}) AND ts >= ? AND ts <= ? ORDER BY ts, tag_id`,
+    );
+    let batch: StoredRow[] = [];
+    let count = 0;
+    for (const r of stmt.iterate(fromMs, toMs) as Iterable<{
+      tag_id: number;
+      ts: number;
+      value: number | null;
+      value_text: string | null;
+      quality: number;
+      reason: string | null;
+    }>) {
+      const base = {
+        tagId: ids.get(r.tag_id)!,
+        ts: r.ts,
+        value: decodeValue(r.value, r.value_text),
+        quality: qualityFromCode(r.quality),
+      };
+      batch.push(r.reason === null ? base : { ...base, reason: r.reason });
+      if (batch.length >= batchSize) {
+        count += batch.length;
+        onBatch(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) {
+      count += batch.length;
+      onBatch(batch);
+    }
+    return count;
+  }
+
   /** Minute rollups of a tag whose minute starts between two times. */
   rollups(tagId: string, fromMs: number, toMs: number): RollupRow[] {
     const o = this.require();

@@ -374,3 +374,36 @@ describe('SqliteStore events and metrics', () => {
     ]);
   });
 });
+
+describe('replay', () => {
+  it('merges several tags in time order, in batches, within the range', async () => {
+    const s = await started();
+    writeNow(s, [
+      ...series('a', T0, 1000, 50, (i) => i),
+      ...series('b', T0 + 500, 1000, 50, (i) => 100 + i),
+      ...series('c', T0, 1000, 50, (i) => -i),
+    ]);
+    const seen: { tagId: string; ts: number; value: unknown }[] = [];
+    const batches: number[] = [];
+    const n = s.replay(
+      ['a', 'b', 'unknown-tag'],
+      T0 + 10_000,
+      T0 + 19_999,
+      (rows) => {
+        batches.push(rows.length);
+        seen.push(...rows.map((r) => ({ tagId: r.tagId, ts: r.ts, value: r.value })));
+      },
+      7,
+    );
+    expect(n).toBe(20);
+    expect(batches).toEqual([7, 7, 6]);
+    expect(seen.slice(0, 3)).toEqual([
+      { tagId: 'a', ts: T0 + 10_000, value: 10 },
+      { tagId: 'b', ts: T0 + 10_500, value: 110 },
+      { tagId: 'a', ts: T0 + 11_000, value: 11 },
+    ]);
+    expect(seen.every((r, i) => i === 0 || r.ts >= seen[i - 1]!.ts)).toBe(true);
+    expect(seen.some((r) => r.tagId === 'c')).toBe(false);
+    expect(s.replay(['nothing'], T0, T0 + DAY, () => undefined)).toBe(0);
+  });
+});
