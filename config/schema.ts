@@ -181,17 +181,47 @@ export const ModbusRtuDevice = z.strictObject({
   port: port().optional(),
 });
 
-export const OpcuaTag = z.strictObject({
-  ...tagCommon,
-  nodeId: z
-    .string()
-    .regex(
-      /^(ns=\d+;|nsu=[^;]+;)?(i=\d+|s=.+|g=[0-9a-fA-F-]{36}|b=[A-Za-z0-9+/=]+)$/,
-      'must be an OPC UA node id such as "ns=2;s=Line2.CNC1.State" or "ns=0;i=2258"',
-    ),
-  type: DataType.optional(),
-  samplingIntervalMs: int(0, 3_600_000).optional(),
-});
+export const OpcuaTag = z
+  .strictObject({
+    ...tagCommon,
+    nodeId: z
+      .string()
+      .regex(
+        /^(ns=\d+;|nsu=[^;]+;)?(i=\d+|s=.+|g=[0-9a-fA-F-]{36}|b=[A-Za-z0-9+/=]+)$/,
+        'must be an OPC UA node id such as "ns=2;s=Line2.CNC1.State" or "ns=0;i=2258"',
+      )
+      .optional()
+      .describe('node id of the variable; `nsu=<namespace URI>;` is looked up on the server after each connect'),
+    browsePath: z
+      .string()
+      .regex(
+        /^(\/(\d+:)?([^/&]|&.)+)+$/,
+        'must be a browse path from the Root folder such as "/Objects/1:Factory/1:Line2/1:CNC1/1:State"',
+      )
+      .optional()
+      .describe(
+        'browse names from the Root folder, each `ns:Name` (namespace 0 without a prefix); `&` escapes `/`, `:` and `&` in a name. Resolved after each connect. Give `nodeId` or `browsePath`',
+      ),
+    type: DataType.optional(),
+    samplingIntervalMs: int(0, 3_600_000).optional(),
+    queueSize: int(1, 10_000)
+      .optional()
+      .describe('values the server keeps between two publishes; default: enough for one publishing interval'),
+    serverDeadband: z
+      .strictObject({ type: z.enum(['absolute', 'percent']), value: nonNegative() })
+      .optional()
+      .describe(
+        "DataChangeFilter applied by the server to raw values: `absolute` in raw units, `percent` of the variable's EURange (0 … 100); a filter the server refuses is dropped for that tag, with a warning",
+      ),
+  })
+  .superRefine((tag, ctx) => {
+    if ((tag.nodeId === undefined) === (tag.browsePath === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['nodeId'], message: 'give exactly one of `nodeId` or `browsePath`' });
+    }
+    if (tag.serverDeadband?.type === 'percent' && tag.serverDeadband.value > 100) {
+      ctx.addIssue({ code: 'custom', path: ['serverDeadband', 'value'], message: 'a percent deadband is 0 … 100' });
+    }
+  });
 export type OpcuaTag = z.infer<typeof OpcuaTag>;
 
 export const OpcuaDevice = z.strictObject({
@@ -218,16 +248,40 @@ export const OpcuaDevice = z.strictObject({
   publishingIntervalMs: int(10, 3_600_000).default(1000),
   samplingIntervalMs: int(0, 3_600_000).default(500),
   timeoutMs: int(100, 120_000).default(10_000),
+  trustUnknownServerCertificate: bool()
+    .default(false)
+    .describe(
+      'trust a server certificate that is not trusted yet, and keep trusting it; off: it is refused and saved in `<dataDir>/opcua-pki/rejected/`, to be copied to `<dataDir>/opcua-pki/trusted/certs/` once checked',
+    ),
+  maxItemsPerCall: int(1, 100_000)
+    .default(1000)
+    .describe(
+      "most monitored items or browse paths in one request; the server's own operation limits lower it further",
+    ),
   tags: z.array(OpcuaTag).min(1, 'a device needs at least one tag'),
 });
+
+/** MQTT topic filter rules: `+` fills a whole level, `#` only the whole last level. */
+const isTopicFilter = (t: string): boolean =>
+  !t.includes('\u0000') &&
+  t
+    .split('/')
+    .every((level, i, levels) => level === '+' || (level === '#' ? i === levels.length - 1 : !/[+#]/.test(level)));
+/** Sparkplug group, edge node and device ids are single topic levels. */
+const sparkplugId = () => z.string().regex(/^[^/+#]+$/, 'must be one topic level: no "/", "+" or "#"');
+const mqttQos = () => z.union([z.literal(0), z.literal(1), z.literal(2)]);
 
 export const MqttTag = z.strictObject({
   ...tagCommon,
   topic: z
     .string()
     .min(1)
-    .refine((t) => !/[+#]/.test(t), 'a tag topic must be exact (no + or # wildcards)')
-    .describe('topic to subscribe to; MQTT wildcards are not allowed for a tag'),
+    .refine(isTopicFilter, 'must be a topic or a filter: "+" fills a whole level, "#" only the whole last level')
+    .optional()
+    .describe(
+      'format json: the topic, or a filter with `+` / `#` wildcards; a filter feeds the tag with the newest message on any topic it matches',
+    ),
+  qos: mqttQos().optional().describe("QoS of this tag's subscription (default: the device's `qos`)"),
   jsonPath: z
     .string()
     .regex(
@@ -239,24 +293,110 @@ export const MqttTag = z.strictObject({
     .string()
     .optional()
     .describe('where the device timestamp sits (ms since epoch or ISO 8601); receive time when omitted or absent'),
+  metric: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('format sparkplug-b: the metric name as in the birth message, e.g. "Line2/CNC1/SpindleTemp"'),
+  edgeNodeId: sparkplugId()
+    .optional()
+    .describe("format sparkplug-b: the metric's edge node (default: the device's `sparkplug.edgeNodeId`)"),
+  deviceId: sparkplugId()
+    .optional()
+    .describe('format sparkplug-b: the Sparkplug device id; omitted for a metric of the edge node itself'),
   type: DataType.default('float64'),
 });
 export type MqttTag = z.infer<typeof MqttTag>;
 
-export const MqttDevice = z.strictObject({
-  protocol: z.literal('mqtt'),
-  id: id(),
-  name: z.string().optional(),
-  enabled: bool().default(true),
-  url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be a broker URL such as "mqtt://10.0.0.2:1883"'),
-  clientId: z.string().optional(),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
-  format: z.enum(['json', 'sparkplug-b']).default('json'),
-  staleAfterMs: int(100, 86_400_000).default(30_000).describe('a tag with no update for this long is marked stale'),
-  tags: z.array(MqttTag).min(1, 'a device needs at least one tag'),
-});
+export const MqttDevice = z
+  .strictObject({
+    protocol: z.literal('mqtt'),
+    id: id(),
+    name: z.string().optional(),
+    enabled: bool().default(true),
+    url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be a broker URL such as "mqtt://10.0.0.2:1883"'),
+    clientId: z.string().optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    tls: z
+      .strictObject({
+        ca: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("CA certificate file (PEM) that signed the broker's certificate (default: the system's CAs)"),
+        cert: z.string().min(1).optional().describe('client certificate file (PEM), for brokers that require one'),
+        key: z.string().min(1).optional().describe('private key file (PEM) of the client certificate'),
+        rejectUnauthorized: bool()
+          .default(true)
+          .describe('false accepts any broker certificate (a test bench, never a plant)'),
+      })
+      .optional()
+      .describe('TLS files for an `mqtts://` or `wss://` URL'),
+    cleanSession: bool()
+      .default(true)
+      .describe(
+        'false: a persistent session; the broker keeps the subscriptions and queues QoS 1/2 messages while the gateway is away (needs a fixed `clientId`)',
+      ),
+    sessionExpirySeconds: int(0, 4_294_967_295)
+      .default(3600)
+      .describe('MQTT 5, persistent session: how long the broker keeps it after a disconnect'),
+    qos: mqttQos().default(1),
+    format: z.enum(['json', 'sparkplug-b']).default('json'),
+    maxPayloadBytes: int(1, 268_435_455)
+      .default(1_048_576)
+      .describe('larger messages are dropped and counted, and their tags become bad'),
+    sparkplug: z
+      .strictObject({
+        groupId: sparkplugId().describe('the Sparkplug group of the edge nodes'),
+        edgeNodeId: sparkplugId().optional().describe('edge node of the tags that name none'),
+        hostId: sparkplugId()
+          .optional()
+          .describe("publish this host application's STATE on `spBv1.0/STATE/<hostId>` (online, with an offline will)"),
+        requestRebirth: bool()
+          .default(true)
+          .describe(
+            'ask an edge node to rebirth (NCMD `Node Control/Rebirth`) after a seq gap, an unknown alias or data before its birth; false: never publish a command',
+          ),
+      })
+      .optional()
+      .describe('format sparkplug-b: the Sparkplug group (and default edge node) of the tags'),
+    staleAfterMs: int(100, 86_400_000).default(30_000).describe('a tag with no update for this long is marked stale'),
+    tags: z.array(MqttTag).min(1, 'a device needs at least one tag'),
+  })
+  .superRefine((d, ctx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (!d.cleanSession && !d.clientId) {
+      issue(['clientId'], 'a persistent session (cleanSession: false) needs a fixed clientId');
+    }
+    if (d.tls && !/^(mqtts|wss):/.test(d.url)) issue(['tls'], 'TLS settings need an mqtts:// or wss:// URL');
+    if (d.tls && (d.tls.cert === undefined) !== (d.tls.key === undefined)) {
+      issue(['tls'], 'a client certificate needs both `cert` and `key`');
+    }
+    if (d.format === 'json') {
+      if (d.sparkplug) issue(['sparkplug'], 'sparkplug settings need format: sparkplug-b');
+      d.tags.forEach((t, i) => {
+        if (t.topic === undefined) issue(['tags', i, 'topic'], 'a tag of format json needs a topic');
+        for (const key of ['metric', 'edgeNodeId', 'deviceId'] as const) {
+          if (t[key] !== undefined) issue(['tags', i, key], `\`${key}\` is for format sparkplug-b`);
+        }
+      });
+      return;
+    }
+    if (!d.sparkplug) {
+      issue(['sparkplug'], 'format sparkplug-b needs `sparkplug: { groupId }`');
+      return;
+    }
+    d.tags.forEach((t, i) => {
+      if (t.metric === undefined) issue(['tags', i, 'metric'], 'a tag of format sparkplug-b needs a metric name');
+      for (const key of ['topic', 'jsonPath', 'timestampPath', 'qos'] as const) {
+        if (t[key] !== undefined) issue(['tags', i, key], `\`${key}\` is for format json`);
+      }
+      if (t.edgeNodeId === undefined && d.sparkplug?.edgeNodeId === undefined) {
+        issue(['tags', i, 'edgeNodeId'], 'name the edge node here or in `sparkplug.edgeNodeId`');
+      }
+    });
+  });
 
 export const Device = z.discriminatedUnion('protocol', [ModbusTcpDevice, ModbusRtuDevice, OpcuaDevice, MqttDevice]);
 export type Device = z.infer<typeof Device>;

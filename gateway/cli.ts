@@ -6,6 +6,7 @@
  *   greenline simulate [--config FILE] the simulated microfactory alone
  *   greenline check-config FILE        validate a plant model, list every problem
  *   greenline demo                     simulators + gateway + dashboard on the demo plant
+ *   greenline browse <endpoint>        an OPC UA server's address space, to help write a config
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -22,6 +23,8 @@ usage:
   greenline simulate [--config FILE]   run the simulated microfactory alone (--seed N, --speed X)
   greenline check-config FILE          validate a plant model; lists every problem with its path
   greenline demo [--port N]            simulators + gateway + dashboard on the demo plant
+  greenline browse <opc.tcp://…>       print an OPC UA server's address space (--depth N, --security MODE,
+                                       --user NAME; browse --help for more)
 
 options:
   -h, --help                           this text
@@ -51,6 +54,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     case 'demo':
       return demo(rest);
+    case 'browse': {
+      const { runBrowseCli } = await import('./browse.js');
+      return runBrowseCli(rest);
+    }
     default:
       process.stderr.write(`greenline: unknown command "${command}"\n\n${USAGE}`);
       return 2;

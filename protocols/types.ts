@@ -29,6 +29,19 @@ export interface DriverCounters {
   samples: number;
 }
 
+/**
+ * A latency histogram in the shape /metrics exports: `counts[i]` is the
+ * number of observations ≤ `buckets[i]` ms (cumulative, Prometheus `le`);
+ * `count` includes the ones above the last bucket (`+Inf`).
+ */
+export interface LatencyHistogramSnapshot {
+  readonly buckets: readonly number[];
+  readonly counts: readonly number[];
+  readonly count: number;
+  /** ms */
+  readonly sum: number;
+}
+
 export interface DriverStatus {
   readonly deviceId: string;
   readonly protocol: string;
@@ -37,6 +50,15 @@ export interface DriverStatus {
   readonly lastGoodTs: number | null;
   readonly lastError: string | null;
   readonly counters: Readonly<DriverCounters>;
+  /** request → answer round trips, ms; present for drivers that measure them (Modbus) */
+  readonly latencyMs?: LatencyHistogramSnapshot;
+  /**
+   * `counters.errors` split by kind; the values add up to `errors`. Kinds:
+   * `connect`, `disconnected`, `timeout`, `exception-N` (Modbus exception N),
+   * `protocol` (a malformed answer), `decode`, `internal`; `other` for errors
+   * recorded without a kind.
+   */
+  readonly errorsByKind?: Readonly<Record<string, number>>;
 }
 
 /** Minimal structured logger (pino-compatible). */

@@ -113,55 +113,81 @@ export function decodeRegisters(
   order: WordOrder = 'ABCD',
   options: DecodeOptions = {},
 ): DecodeResult {
+  return decodeAt(registers, 0, type, order, options.bit, options.length);
+}
+
+/** Big-endian scratch space for one numeric value (at most 4 registers): decoding allocates nothing else. */
+const scratch = new DataView(new ArrayBuffer(8));
+
+/**
+ * Decodes the value whose first register is `registers[at]`, in place: the
+ * same result as `decodeRegisters(registers.slice(at, at + width), …)`
+ * without the copy. This is a poll cycle's hot path, one call per tag.
+ */
+export function decodeAt(
+  registers: readonly number[],
+  at: number,
+  type: DataType,
+  order: WordOrder = 'ABCD',
+  bit?: number,
+  length?: number,
+): DecodeResult {
   let count: number;
   try {
-    count = registerCount(type, options.length);
+    count = registerCount(type, length);
   } catch (err) {
     return { ok: false, reason: `decode error: ${(err as Error).message}` };
   }
-  if (registers.length < count) {
-    return { ok: false, reason: `decode error: ${type} needs ${count} registers, got ${registers.length}` };
+  const available = Math.max(0, registers.length - at);
+  if (available < count) {
+    return { ok: false, reason: `decode error: ${type} needs ${count} registers, got ${available}` };
   }
-  const regs = registers.length === count ? registers : registers.slice(0, count);
-  for (const r of regs)
+  for (let i = at; i < at + count; i++) {
+    const r = registers[i];
     if (!isRegister(r)) return { ok: false, reason: `decode error: ${String(r)} is not a register value` };
+  }
 
   if (type === 'bool') {
-    const reg = regs[0]!;
-    if (options.bit === undefined) return { ok: true, value: reg !== 0 };
-    if (!Number.isInteger(options.bit) || options.bit < 0 || options.bit > 15) {
-      return { ok: false, reason: `decode error: bit ${options.bit} is out of range 0–15` };
+    const reg = registers[at]!;
+    if (bit === undefined) return { ok: true, value: reg !== 0 };
+    if (!Number.isInteger(bit) || bit < 0 || bit > 15) {
+      return { ok: false, reason: `decode error: bit ${bit} is out of range 0–15` };
     }
-    return { ok: true, value: ((reg >> options.bit) & 1) === 1 };
+    return { ok: true, value: ((reg >> bit) & 1) === 1 };
   }
 
   if (type === 'string') {
-    const bytes = reorder(regs, order, false);
+    const bytes = reorder(registers.slice(at, at + count), order, false);
     let end = bytes.indexOf(0);
     if (end < 0) end = bytes.length;
     while (end > 0 && bytes[end - 1] === 0x20) end--;
     return { ok: true, value: Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('latin1') };
   }
 
-  const bytes = reorder(regs, order, reversesRegisters(order));
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // the value's bytes in big-endian order (see the table at the top)
+  const reverse = reversesRegisters(order);
+  const swap = swapsBytes(order);
+  for (let i = 0; i < count; i++) {
+    const reg = registers[at + (reverse ? count - 1 - i : i)]!;
+    scratch.setUint16(2 * i, swap ? ((reg & 0xff) << 8) | (reg >> 8) : reg);
+  }
   switch (type) {
     case 'int16':
-      return { ok: true, value: view.getInt16(0) };
+      return { ok: true, value: scratch.getInt16(0) };
     case 'uint16':
-      return { ok: true, value: view.getUint16(0) };
+      return { ok: true, value: scratch.getUint16(0) };
     case 'int32':
-      return { ok: true, value: view.getInt32(0) };
+      return { ok: true, value: scratch.getInt32(0) };
     case 'uint32':
-      return { ok: true, value: view.getUint32(0) };
+      return { ok: true, value: scratch.getUint32(0) };
     case 'int64':
-      return { ok: true, value: Number(view.getBigInt64(0)) };
+      return { ok: true, value: Number(scratch.getBigInt64(0)) };
     case 'uint64':
-      return { ok: true, value: Number(view.getBigUint64(0)) };
+      return { ok: true, value: Number(scratch.getBigUint64(0)) };
     case 'float32':
-      return finiteFloat(view.getFloat32(0));
+      return finiteFloat(scratch.getFloat32(0));
     case 'float64':
-      return finiteFloat(view.getFloat64(0));
+      return finiteFloat(scratch.getFloat64(0));
   }
 }
 

@@ -12,7 +12,9 @@
  * - a socket error is not always reported as a `close`: a request failing
  *   with "Port Not Open" also counts as the link being lost;
  * - `close()` on a TCP port whose socket already failed never calls back:
- *   TCP links are destroyed instead, serial ports closed with a deadline.
+ *   TCP links are destroyed instead, serial ports closed with a deadline;
+ * - it keeps every settled transaction until its id comes round again: each
+ *   read removes its own (see TransactionTable).
  *
  * `modbus-rtu` over TCP (`transport: tcp`) uses RTU frames with CRC on a raw
  * TCP stream, as serial-to-Ethernet gateways in transparent mode expect
@@ -45,6 +47,8 @@ export interface LinkOptions {
   maxInFlight: number;
   /** called once when the connection goes away by itself (not after close()) */
   onLost: (reason: string) => void;
+  /** each answered request's round trip (data or exception), ms */
+  onRoundTrip?: (ms: number) => void;
   signal?: AbortSignal;
 }
 
@@ -60,6 +64,18 @@ export class RequestTimeoutError extends Error {
   constructor() {
     super('timeout');
     this.name = 'RequestTimeoutError';
+  }
+}
+
+/**
+ * The device answered, but not with a well-formed answer to the request: a
+ * wrong length, unit id or function code, a bad CRC, an answer that does not
+ * hold the registers asked for. The byte stream may be out of step.
+ */
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(`protocol error: ${message}`);
+    this.name = 'ProtocolError';
   }
 }
 
@@ -106,7 +122,45 @@ function classify(err: unknown): Error {
   if (typeof e.modbusCode === 'number') return new ModbusExceptionError(e.modbusCode);
   if (e.name === 'TransactionTimedOutError' || e.errno === 'ETIMEDOUT') return new RequestTimeoutError();
   if (e.name === 'PortNotOpenError' || e.message === 'Port Not Open') return new LinkClosedError('port not open');
-  return new Error(describeError(err));
+  // everything else the library reports is about the answer: a length, address or code that does
+  // not match, a bad CRC, a frame too short to parse
+  return new ProtocolError(describeError(err));
+}
+
+/** Why an answer cannot be the one asked for; null when it can. */
+function answerProblem(area: ModbusArea, count: number, data: unknown): string | null {
+  if (!Array.isArray(data)) return 'the answer holds no values';
+  if (area === 'coil' || area === 'discrete-input') {
+    // bits come in whole bytes: up to 7 beyond the count are padding
+    return data.length >= count && data.length < count + 8
+      ? null
+      : `the answer holds ${data.length} bits, not the ${count} asked for`;
+  }
+  return data.length === count ? null : `the answer holds ${data.length} registers, not the ${count} asked for`;
+}
+
+/**
+ * modbus-serial keeps every Modbus TCP transaction, with its callbacks, until
+ * its transaction id comes round again 256 requests later: long enough for
+ * the garbage collector to move them to the old generation, where they pile
+ * up until a full collection (tens of MB at thousands of requests a second).
+ * The link removes its own transaction once settled; an answer that still
+ * arrives for it is then ignored, as the library ignores unknown ids.
+ */
+interface TransactionTable {
+  readonly table: Record<number, unknown>;
+  readonly port: { _transactionIdWrite?: number };
+}
+
+function transactionsOf(client: ModbusClient): TransactionTable | undefined {
+  const internals = client as unknown as {
+    _transactions?: Record<number, unknown>;
+    _port?: { _transactionIdWrite?: number };
+  };
+  const table = internals._transactions;
+  const port = internals._port;
+  if (!table || typeof table !== 'object' || !port || typeof port._transactionIdWrite !== 'number') return undefined;
+  return { table, port };
 }
 
 export class ModbusLink {
@@ -115,6 +169,7 @@ export class ModbusLink {
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly pending = new Set<(err: Error) => void>();
+  private transactions: TransactionTable | undefined;
 
   private constructor(
     private readonly client: ModbusClient,
@@ -185,6 +240,7 @@ export class ModbusLink {
       throw err;
     }
     client.on('close', () => link.lost('connection closed by the device'));
+    link.transactions = transactionsOf(client);
     return link;
   }
 
@@ -200,6 +256,9 @@ export class ModbusLink {
       throw new LinkClosedError();
     }
     let request: Promise<{ data: number[] | boolean[] }>;
+    const sentAt = performance.now();
+    const transactions = this.transactions;
+    const tid = transactions?.port._transactionIdWrite;
     try {
       this.client.setID(unitId);
       switch (area) {
@@ -220,12 +279,14 @@ export class ModbusLink {
       this.releaseSlot();
       throw this.noteFailure(classify(err));
     }
+    const entry = tid === undefined ? undefined : transactions?.table[tid];
     return new Promise<number[] | boolean[]>((resolve, reject) => {
       let done = false;
       const finish = (err: Error | null, data?: number[] | boolean[]) => {
         if (done) return;
         done = true;
         clearTimeout(deadline);
+        if (entry !== undefined && transactions!.table[tid!] === entry) delete transactions!.table[tid!];
         this.pending.delete(finish);
         this.releaseSlot();
         if (err) reject(this.noteFailure(err));
@@ -234,8 +295,19 @@ export class ModbusLink {
       const deadline = setTimeout(() => finish(new RequestTimeoutError()), this.options.timeoutMs + DEADLINE_GRACE_MS);
       this.pending.add(finish);
       request.then(
-        (res) => finish(null, res.data),
-        (err: unknown) => finish(classify(err)),
+        (res) => {
+          if (done) return;
+          this.roundTrip(sentAt);
+          const problem = answerProblem(area, count, res?.data);
+          if (problem) finish(new ProtocolError(problem));
+          else finish(null, res.data);
+        },
+        (err: unknown) => {
+          if (done) return;
+          const error = classify(err);
+          if (error instanceof ModbusExceptionError) this.roundTrip(sentAt);
+          finish(error);
+        },
       );
     });
   }
@@ -245,6 +317,16 @@ export class ModbusLink {
     if (this.closed) return;
     this.closed = true;
     await this.release();
+  }
+
+  private roundTrip(sentAt: number): void {
+    const report = this.options.onRoundTrip;
+    if (!report) return;
+    try {
+      report(performance.now() - sentAt);
+    } catch {
+      // bookkeeping must not fail a read
+    }
   }
 
   private noteFailure(err: Error): Error {

@@ -3,13 +3,20 @@
  *
  * - A tag with `jsonPath` takes the value at that path of the JSON payload.
  * - A tag without one takes the whole payload: a JSON scalar (`23.5`,
- *   `true`, `"ok"`), or for a `string` tag the raw text when it is not JSON.
+ *   `true`, `"ok"`), or the raw text when it is not JSON (`ON`, `RUNNING`).
  * - The timestamp comes from `timestampPath` (ms since epoch, or an ISO 8601
  *   string); when the path is omitted, absent or not a time, receive time.
- * - Values are checked against the tag's type: numbers for numeric types
- *   (numeric strings such as "23.5" are accepted), integers within range for
- *   integer types; booleans (or 0/1, "true"/"false") for `bool`; anything
- *   scalar for `string`. A mismatch is `bad` with `decode error: …`.
+ * - Values are checked against the tag's type:
+ *   - numeric types: JSON numbers, or decimal text (`"23.5"`, `" 1e3 "`);
+ *     integer types must be integers within range. `NaN`, `Infinity`
+ *     (as text, or a JSON number too large for a double) are
+ *     `decode error: NaN` / `Infinity` / `-Infinity`.
+ *   - `bool`: JSON `true` / `false`, the numbers `1` / `0`, and the words
+ *     `true` / `false`, `on` / `off`, `yes` / `no`, `1` / `0` in any case,
+ *     as a JSON string or as the raw payload.
+ *   - `string`: any scalar (numbers and booleans as their JSON text); with
+ *     no `jsonPath`, a JSON object or array payload is kept as its text.
+ *   A mismatch is `bad` with `decode error: …`; so is an empty payload.
  */
 import type { DataType, MqttTag } from '../../config/schema.js';
 import type { Sample, SampleValue } from '../types.js';
@@ -56,6 +63,14 @@ const INTEGER_RANGES: Partial<Record<DataType, [number, number]>> = {
 
 const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
+const TRUE_WORDS = new Set(['true', 'on', 'yes', '1']);
+const FALSE_WORDS = new Set(['false', 'off', 'no', '0']);
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i;
+
+const nonFiniteReason = (n: number): string =>
+  `decode error: ${Number.isNaN(n) ? 'NaN' : n > 0 ? 'Infinity' : '-Infinity'}`;
+
 export function coerceJsonValue(raw: unknown, type: DataType): Coerced {
   if (type === 'string') {
     if (typeof raw === 'string') return { ok: true, value: raw };
@@ -65,14 +80,21 @@ export function coerceJsonValue(raw: unknown, type: DataType): Coerced {
   if (type === 'bool') {
     if (typeof raw === 'boolean') return { ok: true, value: raw };
     if (raw === 0 || raw === 1) return { ok: true, value: raw === 1 };
-    if (raw === 'true' || raw === 'false') return { ok: true, value: raw === 'true' };
+    if (typeof raw === 'string') {
+      const word = raw.trim().toLowerCase();
+      if (TRUE_WORDS.has(word)) return { ok: true, value: true };
+      if (FALSE_WORDS.has(word)) return { ok: true, value: false };
+    }
     return { ok: false, reason: `decode error: expected a boolean, got ${kindOf(raw)}` };
   }
   let n: number;
   if (typeof raw === 'number') n = raw;
-  else if (typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw))) n = Number(raw);
-  else return { ok: false, reason: `decode error: expected a number, got ${kindOf(raw)}` };
-  if (!Number.isFinite(n)) return { ok: false, reason: 'decode error: not a finite number' };
+  else if (typeof raw === 'string' && DECIMAL.test(raw.trim())) n = Number(raw);
+  else if (typeof raw === 'string' && NON_FINITE.test(raw.trim())) {
+    const t = raw.trim().toLowerCase();
+    return { ok: false, reason: nonFiniteReason(t.endsWith('nan') ? Number.NaN : t.startsWith('-') ? -1 / 0 : 1 / 0) };
+  } else return { ok: false, reason: `decode error: expected a number, got ${kindOf(raw)}` };
+  if (!Number.isFinite(n)) return { ok: false, reason: nonFiniteReason(n) };
   const range = INTEGER_RANGES[type];
   if (range) {
     if (!Number.isInteger(n)) return { ok: false, reason: `decode error: ${n} is not an integer (${type})` };
@@ -126,11 +148,30 @@ export function decodeMessage(
     }
 
     let raw: unknown;
+    if (payload.byteLength === 0) {
+      samples.push({ tagId, ts, value: null, quality: 'bad', reason: 'decode error: empty payload' });
+      continue;
+    }
     if (b.valuePath === null) {
-      if (doc.ok) raw = doc.value;
-      else if (b.tag.type === 'string') raw = text;
-      else {
-        samples.push({ tagId, ts, value: null, quality: 'bad', reason: 'decode error: payload is not a JSON value' });
+      if (doc.ok) {
+        // a string tag keeps a whole JSON document as its text
+        const structured = doc.value !== null && typeof doc.value === 'object';
+        raw = structured && b.tag.type === 'string' ? text : doc.value;
+      } else {
+        // not JSON: the raw text, when the tag's type can read it (`ON`, `RUNNING`, `NaN`)
+        const value = coerceJsonValue(text, b.tag.type);
+        const readable = value.ok || b.tag.type === 'bool' || NON_FINITE.test(text.trim());
+        samples.push(
+          value.ok
+            ? { tagId, ts, value: value.value, quality: 'good' }
+            : {
+                tagId,
+                ts,
+                value: null,
+                quality: 'bad',
+                reason: readable ? value.reason : 'decode error: payload is not a JSON value',
+              },
+        );
         continue;
       }
     } else {

@@ -1,14 +1,15 @@
 /**
  * The MQTT driver against a real broker (mosquitto): JSON values with the
- * payload's timestamp, malformed payloads, stale tags, and the broker going
- * away and coming back.
+ * payload's timestamp, wildcard topics, raw payloads, malformed, oversized
+ * and non-finite payloads, stale tags, and the broker going away and coming
+ * back.
  */
 import net from 'node:net';
 import { Aedes } from 'aedes';
 import { type MqttClient, connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MqttDevice } from '../../config/schema.js';
-import { DriverError, createDriver } from '../../protocols/index.js';
+import { createDriver } from '../../protocols/index.js';
 import type { Driver } from '../../protocols/types.js';
 import { type MosquittoPeer, startMosquitto } from './peers/mosquitto.js';
 import { deepFreeze, recordingContext } from './peers/recording-context.js';
@@ -26,12 +27,17 @@ describe('MQTT JSON driver against mosquitto', () => {
       url: broker.url,
       qos: 1,
       staleAfterMs: 1500,
+      maxPayloadBytes: 4096,
       tags: [
         { id: 'power', topic: 'plant/meter1', jsonPath: 'power.kw', timestampPath: 'ts' },
         { id: 'energy', topic: 'plant/meter1', jsonPath: '$.energy[0].kwh', type: 'float64' },
         { id: 'state', topic: 'plant/cnc1/state', type: 'string' },
         { id: 'count', topic: 'plant/cnc1/count', type: 'uint32' },
         { id: 'quiet', topic: 'plant/quiet' },
+        { id: 'door', topic: 'plant/door', type: 'bool', qos: 0 },
+        { id: 'anyTemp', topic: 'wild/+/temp', jsonPath: 'v' },
+        { id: 'hallAll', topic: 'wild/hall/#', type: 'string', qos: 2 },
+        { id: 'hallTemp', topic: 'wild/hall/temp', jsonPath: 'v', type: 'int16' },
       ],
     });
 
@@ -96,6 +102,50 @@ describe('MQTT JSON driver against mosquitto', () => {
     expect(logged).toHaveLength(1);
   });
 
+  it('a wildcard tag follows the newest message on any matching topic', async () => {
+    await publish('wild/cnc1/temp', { v: 30.5 });
+    await ctx.until(() => ctx.latest('anyTemp')?.value === 30.5, 3000, 'the + match');
+    await publish('wild/hall/temp', { v: 21 });
+    await ctx.until(() => ctx.latest('hallTemp')?.value === 21, 3000, 'the exact tag');
+    // one message feeds every tag whose filter matches it, once each
+    expect(ctx.latest('anyTemp')?.value).toBe(21);
+    expect(ctx.latest('hallAll')?.value).toBe('{"v":21}');
+    await publish('wild/hall/door/state', 'open');
+    await ctx.until(() => ctx.latest('hallAll')?.value === 'open', 3000, 'the # match');
+    expect(ctx.latest('anyTemp')?.value).toBe(21);
+    // wild/hall/# covers wild/hall/temp: the broker was asked once, so no message arrives twice
+    expect(ctx.of('hallTemp').filter((s) => s.value === 21)).toHaveLength(1);
+  });
+
+  it('reads raw payloads by the tag type: ON/OFF for a bool', async () => {
+    await publish('plant/door', 'ON');
+    await ctx.until(() => ctx.latest('door')?.value === true, 3000, 'ON');
+    await publish('plant/door', 'off');
+    await ctx.until(() => ctx.latest('door')?.value === false, 3000, 'off');
+    await publish('plant/door', 'ajar');
+    await ctx.until(() => ctx.latest('door')?.quality === 'bad', 3000, 'a word that is not a boolean');
+    expect(ctx.latest('door')?.reason).toBe('decode error: expected a boolean, got string');
+  });
+
+  it('NaN, Infinity and an oversized payload are bad with a reason, and counted', async () => {
+    const before = driver.status().counters.errors;
+    await publish('plant/cnc1/count', 'NaN');
+    await ctx.until(() => ctx.latest('count')?.reason === 'decode error: NaN', 3000, 'NaN');
+    await publish('plant/meter1', '{"power":{"kw":1e999},"energy":[{"kwh":"-Infinity"}]}');
+    await ctx.until(() => ctx.latest('power')?.reason === 'decode error: Infinity', 3000, 'Infinity');
+    expect(ctx.latest('energy')?.reason).toBe('decode error: -Infinity');
+
+    await publish('plant/meter1', { power: { kw: 1 }, pad: 'x'.repeat(5000) });
+    await ctx.until(() => ctx.latest('power')?.reason?.startsWith('payload too large') === true, 3000, 'the drop');
+    expect(ctx.latest('power')?.reason).toMatch(/^payload too large \(50\d\d bytes > maxPayloadBytes 4096\)$/);
+    expect(ctx.latest('energy')?.reason).toBe(ctx.latest('power')?.reason);
+    expect(driver.status().counters.errors).toBeGreaterThanOrEqual(before + 4);
+
+    // and the next good message is read as usual
+    await publish('plant/meter1', { power: { kw: 2.5 }, energy: [{ kwh: 1 }] });
+    await ctx.until(() => ctx.latest('power')?.value === 2.5, 3000, 'good again');
+  });
+
   it('a tag without messages goes stale once', async () => {
     await ctx.until(() => ctx.latest('quiet')?.quality === 'stale', 3000, 'the stale tag');
     await new Promise((r) => setTimeout(r, 600));
@@ -135,19 +185,11 @@ describe('MQTT JSON driver against mosquitto', () => {
     expect(other.status().state).toBe('idle');
   });
 
-  it('refuses Sparkplug B with a clear error', () => {
-    const sparkplug = MqttDevice.parse({ ...device(), format: 'sparkplug-b' });
-    let error: unknown;
-    try {
-      createDriver(sparkplug, recordingContext());
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(DriverError);
-    expect((error as DriverError).code).toBe('GL_ERR_DRIVER_UNSUPPORTED');
-    expect((error as DriverError).message).toMatch(
-      /Sparkplug B decoding is not available in this build; use format: json/,
-    );
+  it('counts what it received and dropped', () => {
+    const c = (driver.status() as ReturnType<typeof driver.status> & { counters: Record<string, number> }).counters;
+    expect(c.messages).toBeGreaterThan(10);
+    expect(c.dropped).toBe(1);
+    expect(c.decodeErrors).toBeGreaterThanOrEqual(6);
   });
 });
 

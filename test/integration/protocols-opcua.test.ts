@@ -1,17 +1,19 @@
 /**
  * The OPC UA driver against a node-opcua server: values by subscription,
- * an unknown node id, unsupported types, the server stopping and coming back
- * on the same port.
+ * tags by node id, by `nsu=` namespace URI and by browse path, every kind of
+ * bad input (unknown node, unsupported type, Bad status, NaN and Infinity,
+ * a path that leads nowhere), and the server stopping and coming back on the
+ * same port with new node ids behind the same browse path.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
   DataType,
-  MessageSecurityMode,
+  DataValue,
   OPCUACertificateManager,
   OPCUAServer,
-  SecurityPolicy,
+  StatusCodes,
   Variant,
   VariantArrayType,
   nodesets,
@@ -28,20 +30,17 @@ const state = {
   running: true,
   mode: 'AUTO',
   count: -5,
+  pressure: 2.5,
 };
 
-async function startServer(port: number, pkiDir: string): Promise<OPCUAServer> {
+/** Generation 2 is the same plant after a server update: Pressure has a new node id. */
+async function startServer(port: number, pkiDir: string, generation: 1 | 2): Promise<OPCUAServer> {
   const server = new OPCUAServer({
     port,
     host: '127.0.0.1',
     hostname: '127.0.0.1',
     nodeset_filename: [nodesets.standard],
-    securityModes: [MessageSecurityMode.None, MessageSecurityMode.SignAndEncrypt],
-    securityPolicies: [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
     allowAnonymous: true,
-    userManager: {
-      isValidUser: (user: string, password: string) => user === 'operator' && password === 'line-2-secret',
-    },
     serverCertificateManager: new OPCUACertificateManager({
       rootFolder: path.join(pkiDir, 'server'),
       automaticallyAcceptUnknownCertificate: true,
@@ -50,25 +49,62 @@ async function startServer(port: number, pkiDir: string): Promise<OPCUAServer> {
   await server.initialize();
   const addressSpace = server.engine.addressSpace!;
   const ns = addressSpace.getOwnNamespace();
-  const line = ns.addFolder(addressSpace.rootFolder.objects, { browseName: 'Line' });
-  const variable = (name: string, dataType: string, get: () => Variant) =>
+  const line = ns.addFolder(addressSpace.rootFolder.objects, { browseName: 'Line', nodeId: 's=Line' });
+  const variable = (name: string, dataType: string, get: () => Variant, nodeId = `s=Line.${name}`) =>
     ns.addVariable({
       componentOf: line,
       browseName: name,
-      nodeId: `s=Line.${name}`,
+      nodeId,
       dataType,
       minimumSamplingInterval: 50,
       value: { get },
     });
-  variable('Temperature', 'Double', () => new Variant({ dataType: DataType.Double, value: state.temperature }));
+  const double = (v: () => number) => () => new Variant({ dataType: DataType.Double, value: v() });
+  variable(
+    'Temperature',
+    'Double',
+    double(() => state.temperature),
+  );
   variable('Running', 'Boolean', () => new Variant({ dataType: DataType.Boolean, value: state.running }));
   variable('Mode', 'String', () => new Variant({ dataType: DataType.String, value: state.mode }));
   variable('Count', 'Int64', () => new Variant({ dataType: DataType.Int64, value: state.count }));
+  variable(
+    'Pressure',
+    'Double',
+    double(() => state.pressure),
+    generation === 1 ? 's=Line.Pressure' : 'i=7001',
+  );
   variable(
     'Profile',
     'Double',
     () => new Variant({ dataType: DataType.Double, arrayType: VariantArrayType.Array, value: [1, 2, 3] }),
   );
+  variable('Blob', 'ByteString', () => new Variant({ dataType: DataType.ByteString, value: Buffer.from([1, 2]) }));
+  variable(
+    'NotANumber',
+    'Double',
+    double(() => Number.NaN),
+  );
+  variable(
+    'Overflow',
+    'Double',
+    double(() => Number.POSITIVE_INFINITY),
+  );
+  ns.addVariable({
+    componentOf: line,
+    browseName: 'Broken',
+    nodeId: 's=Line.Broken',
+    dataType: 'Double',
+    minimumSamplingInterval: 50,
+    value: {
+      timestamped_get: () =>
+        new DataValue({
+          value: new Variant({ dataType: DataType.Double, value: 0 }),
+          statusCode: StatusCodes.BadSensorFailure,
+          sourceTimestamp: new Date(),
+        }),
+    },
+  });
   await server.start();
   return server;
 }
@@ -79,13 +115,17 @@ describe('OPC UA driver against a node-opcua server', () => {
   let port: number;
   let tmp: string;
   const ctx = recordingContext();
-  const IDS = ['temperature', 'running', 'mode', 'count', 'profile', 'bogus'];
+  const GOOD = ['temperature', 'running', 'mode', 'count', 'modeByUri', 'pressure'];
+  const BAD = ['profile', 'blob', 'broken', 'nan', 'inf', 'bogus', 'nowhere'];
+  const IDS = [...GOOD, ...BAD];
+  const counters = () => driver.status().counters as unknown as Record<string, number>;
 
   beforeAll(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'gl-opcua-'));
     port = await freePort();
-    server = await startServer(port, tmp);
-    const ns = server.engine.addressSpace!.getOwnNamespace().index;
+    server = await startServer(port, tmp, 1);
+    const ownNs = server.engine.addressSpace!.getOwnNamespace();
+    const ns = ownNs.index;
     const device = OpcuaDevice.parse({
       protocol: 'opcua',
       id: 'cnc1',
@@ -98,8 +138,15 @@ describe('OPC UA driver against a node-opcua server', () => {
         { id: 'running', nodeId: `ns=${ns};s=Line.Running`, samplingIntervalMs: 100 },
         { id: 'mode', nodeId: `ns=${ns};s=Line.Mode` },
         { id: 'count', nodeId: `ns=${ns};s=Line.Count` },
+        { id: 'modeByUri', nodeId: `nsu=${ownNs.namespaceUri};s=Line.Mode` },
+        { id: 'pressure', browsePath: `/Objects/${ns}:Line/${ns}:Pressure` },
         { id: 'profile', nodeId: `ns=${ns};s=Line.Profile` },
+        { id: 'blob', nodeId: `ns=${ns};s=Line.Blob` },
+        { id: 'broken', nodeId: `ns=${ns};s=Line.Broken` },
+        { id: 'nan', nodeId: `ns=${ns};s=Line.NotANumber` },
+        { id: 'inf', nodeId: `ns=${ns};s=Line.Overflow` },
         { id: 'bogus', nodeId: `ns=${ns};s=Line.DoesNotExist` },
+        { id: 'nowhere', browsePath: `/Objects/${ns}:Line/${ns}:Nope` },
       ],
     });
     driver = createDriver(deepFreeze(device), ctx, {
@@ -115,26 +162,49 @@ describe('OPC UA driver against a node-opcua server', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('receives values by subscription; an unknown node id is bad, the rest fine', async () => {
+  it('receives values by node id, namespace URI and browse path', async () => {
     await ctx.until(() => IDS.every((id) => ctx.latest(id) !== undefined), 20_000, 'a first value for every tag');
     expect(ctx.latest('temperature')).toMatchObject({ value: 21.5, quality: 'good' });
     expect(ctx.latest('running')).toMatchObject({ value: true, quality: 'good' });
     expect(ctx.latest('mode')).toMatchObject({ value: 'AUTO', quality: 'good' });
     expect(ctx.latest('count')).toMatchObject({ value: -5, quality: 'good' });
-    expect(ctx.latest('profile')).toMatchObject({
-      value: null,
-      quality: 'bad',
-      reason: 'decode error: unsupported type (Array of Double)',
-    });
-    expect(ctx.latest('bogus')).toMatchObject({ value: null, quality: 'bad', reason: 'BadNodeIdUnknown' });
+    expect(ctx.latest('modeByUri')).toMatchObject({ value: 'AUTO', quality: 'good' });
+    expect(ctx.latest('pressure')).toMatchObject({ value: 2.5, quality: 'good' });
     const ts = ctx.latest('temperature')!.ts;
     expect(Math.abs(ts - Date.now())).toBeLessThan(10_000);
     const status = driver.status();
     expect(status.state).toBe('connected');
     expect(status.endpoint).toBe(`opc.tcp://127.0.0.1:${port}`);
+    expect(server!.engine.currentSessionCount).toBe(1);
+    expect(server!.engine.currentSubscriptionCount).toBe(1);
   });
 
-  it('follows value changes', async () => {
+  it('makes each bad input a bad sample with its reason and a counter, the rest flowing', async () => {
+    const reasons = {
+      profile: 'decode error: unsupported type (Array of Double)',
+      blob: 'decode error: unsupported type (ByteString)',
+      broken: 'BadSensorFailure',
+      nan: 'decode error: NaN',
+      inf: 'decode error: Infinity',
+      bogus: 'BadNodeIdUnknown',
+      nowhere: 'browse path not found (BadNoMatch)',
+    };
+    for (const [id, reason] of Object.entries(reasons)) {
+      expect(ctx.latest(id), id).toMatchObject({ value: null, quality: 'bad', reason });
+    }
+    const c = counters();
+    expect(c.decodeErrors).toBeGreaterThanOrEqual(4);
+    expect(c.badStatus).toBeGreaterThanOrEqual(1);
+    expect(c.itemsRefused).toBe(1);
+    expect(c.pathsUnresolved).toBe(1);
+    expect(c.errors).toBeGreaterThanOrEqual(7);
+    // one warning per tag, not one per notification
+    const warned = ctx.lines.filter((l) => l.level === 'warn' && l.obj.tagId === 'nan');
+    expect(warned).toHaveLength(1);
+  });
+
+  it('follows value changes and keeps re-sending steady values', async () => {
+    const before = ctx.of('running').length;
     state.temperature = 23.25;
     state.mode = 'MANUAL';
     await ctx.until(
@@ -142,42 +212,13 @@ describe('OPC UA driver against a node-opcua server', () => {
       5000,
       'the changed values',
     );
+    await ctx.until(() => ctx.of('running').length >= before + 2, 10_000, 're-sent steady values');
+    // re-sent unchanged: same value, same source timestamp
+    const running = ctx.of('running').slice(-2);
+    expect(running[1]).toEqual(running[0]);
   });
 
-  it('signs in with a user name over an encrypted channel; a wrong password shows as a connection error', async () => {
-    const ns = server!.engine.addressSpace!.getOwnNamespace().index;
-    const make = (password: string) =>
-      OpcuaDevice.parse({
-        protocol: 'opcua',
-        id: `user-${password.length}`,
-        endpointUrl: `opc.tcp://127.0.0.1:${port}`,
-        // a password travels only on an encrypted channel
-        securityMode: 'SignAndEncrypt',
-        securityPolicy: 'Basic256Sha256',
-        auth: { type: 'username', username: 'operator', password },
-        publishingIntervalMs: 100,
-        timeoutMs: 3000,
-        tags: [{ id: 'temperature', nodeId: `ns=${ns};s=Line.Temperature` }],
-      });
-    const good = recordingContext();
-    const bad = recordingContext();
-    const drivers = [
-      createDriver(make('line-2-secret'), good, { dataDir: path.join(tmp, 'client'), backoff: { initialMs: 5000 } }),
-      createDriver(make('wrong'), bad, { dataDir: path.join(tmp, 'client'), backoff: { initialMs: 5000 } }),
-    ];
-    try {
-      await Promise.all(drivers.map((d) => d.start()));
-      await good.until(() => good.latest('temperature')?.quality === 'good', 10_000, 'a value with user sign-in');
-      await bad.until(() => bad.latest('temperature')?.reason === 'disconnected', 10_000, 'the refused sign-in');
-      expect(drivers[1]!.status().lastError).toMatch(
-        /BadUserAccessDenied|BadIdentityTokenRejected|BadIdentityTokenInvalid/,
-      );
-    } finally {
-      await Promise.all(drivers.map((d) => d.stop()));
-    }
-  });
-
-  it('marks tags disconnected when the server stops, and recovers when it is back on the same port', async () => {
+  it('marks tags disconnected when the server stops, and after a restart resolves browse paths again', async () => {
     const before = ctx.samples.length;
     await server!.shutdown(0);
     server = null;
@@ -192,11 +233,21 @@ describe('OPC UA driver against a node-opcua server', () => {
     expect(driver.status().state).not.toBe('connected');
 
     state.temperature = 30;
-    server = await startServer(port, tmp);
-    await ctx.until(() => ctx.latest('temperature')?.value === 30, 20_000, 'values after the restart');
+    state.pressure = 3.75;
+    server = await startServer(port, tmp, 2);
+    await ctx.until(
+      () => ctx.latest('temperature')?.value === 30 && ctx.latest('pressure')?.value === 3.75,
+      20_000,
+      'values after the restart',
+    );
     expect(ctx.latest('temperature')?.quality).toBe('good');
+    expect(ctx.latest('pressure')?.quality).toBe('good');
     expect(ctx.latest('bogus')?.reason).toBe('BadNodeIdUnknown');
     expect(driver.status().state).toBe('connected');
     expect(driver.status().counters.reconnects).toBeGreaterThan(0);
+    // one session and one subscription, however many reconnection attempts it took
+    await new Promise((r) => setTimeout(r, 500));
+    expect(server.engine.currentSessionCount).toBe(1);
+    expect(server.engine.currentSubscriptionCount).toBe(1);
   });
 });

@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { DataType, WordOrder } from '../../config/schema.js';
-import { decodeRegisters, encodeValue, registerCount } from '../../protocols/modbus/codec.js';
+import { DATA_TYPES, type DataType, WORD_ORDERS, type WordOrder } from '../../config/schema.js';
+import { decodeAt, decodeRegisters, encodeValue, registerCount } from '../../protocols/modbus/codec.js';
 
 const ok = (value: unknown) => ({ ok: true, value });
 
@@ -158,5 +159,45 @@ describe('encodeValue round-trips', () => {
   it('encodes bools as a register or a bit', () => {
     expect(encodeValue(true, 'bool')).toEqual([1]);
     expect(encodeValue(true, 'bool', 'ABCD', { bit: 4 })).toEqual([16]);
+  });
+});
+
+describe("decodeAt (in place, the poll cycle's path)", () => {
+  it('decodes inside a longer response exactly as decodeRegisters decodes a copy', () => {
+    const register = fc.integer({ min: 0, max: 0xffff });
+    fc.assert(
+      fc.property(
+        fc.array(register, { minLength: 0, maxLength: 12 }),
+        fc.nat({ max: 12 }),
+        fc.constantFrom(...DATA_TYPES),
+        fc.constantFrom(...WORD_ORDERS),
+        fc.option(fc.integer({ min: -1, max: 16 }), { nil: undefined }),
+        fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
+        (registers, at, type, order, bit, length) => {
+          const copy = registers.slice(at, at + (type === 'string' ? (length ?? 0) : 4));
+          expect(decodeAt(registers, at, type, order, bit, length)).toEqual(
+            decodeRegisters(copy, type, order, { bit, length }),
+          );
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('says how many registers were there when the response is short', () => {
+    expect(decodeAt([1, 2, 3], 2, 'float32')).toEqual({
+      ok: false,
+      reason: 'decode error: float32 needs 2 registers, got 1',
+    });
+    expect(decodeAt([1], 5, 'uint16')).toEqual({ ok: false, reason: 'decode error: uint16 needs 1 registers, got 0' });
+  });
+
+  it('reads the same 32-bit value from every offset', () => {
+    const value = encodeValue(-123.5, 'float32', 'CDAB');
+    for (let at = 0; at < 5; at++) {
+      const regs = [7, 7, 7, 7, 7, 7];
+      regs.splice(at, 2, ...value);
+      expect(decodeAt(regs, at, 'float32', 'CDAB')).toEqual(ok(-123.5));
+    }
   });
 });

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { ModbusTag } from '../../config/schema.js';
-import { BlockPlanError, planBlocks } from '../../protocols/modbus/planner.js';
+import {
+  BlockPlanError,
+  planBlocks,
+  planReads,
+  type ReadBlock,
+  type ReadPlan,
+  type Refusal,
+  refusalBetween,
+  refusalOfBlock,
+  sameRefusal,
+  splitBlock,
+} from '../../protocols/modbus/planner.js';
 
 type TagInput = Parameters<typeof ModbusTag.parse>[0];
 const tag = (id: string, address: string, more: Partial<Record<string, unknown>> = {}) =>
@@ -151,5 +162,222 @@ describe('planBlocks', () => {
     const tags = Object.freeze([Object.freeze(tag('b', 'hr:5')), Object.freeze(tag('a', 'hr:0'))]);
     expect(() => planBlocks(tags, opts)).not.toThrow();
     expect(tags.map((t) => t.id)).toEqual(['b', 'a']);
+  });
+});
+
+const EXC2 = 'exception 2 (illegal data address)';
+const EXC1 = 'exception 1 (illegal function)';
+const range = (start: number, count: number, more: Partial<Refusal> = {}): Refusal => ({
+  kind: 'range',
+  unitId: 1,
+  area: 'holding-register',
+  start,
+  count,
+  reason: EXC2,
+  ...more,
+});
+const boundary = (start: number, more: Partial<Refusal> = {}): Refusal => ({
+  kind: 'boundary',
+  unitId: 1,
+  area: 'holding-register',
+  start,
+  count: 0,
+  reason: EXC2,
+  ...more,
+});
+const reads = (plan: ReadPlan) => shape(plan.blocks).map((b) => `${b.start}+${b.count}:${b.tags.join(',')}`);
+const refusedIds = (plan: ReadPlan) => plan.refused.map((r) => `${r.tag.id}:${r.refusal.reason}`);
+
+describe('planReads around what a device refused', () => {
+  // a@0 (float32) b@2 c@4 (uint32) d@8 e@10: without refusals one read 0+11
+  const row = [
+    tag('a', 'hr:0', { type: 'float32' }),
+    tag('b', 'hr:2'),
+    tag('c', 'hr:4', { type: 'uint32' }),
+    tag('d', 'hr:8'),
+    tag('e', 'hr:10'),
+  ];
+
+  const cases: Array<{ name: string; refusals: Refusal[]; reads: string[]; refused: string[] }> = [
+    { name: 'nothing refused', refusals: [], reads: ['0+11:a@0,b@2,c@4,d@8,e@10'], refused: [] },
+    {
+      name: 'a refused register under a tag rules the tag out and splits the read there',
+      refusals: [range(2, 1)],
+      reads: ['0+2:a@0', '4+7:c@0,d@4,e@6'],
+      refused: [`b:${EXC2}`],
+    },
+    {
+      name: 'a refused register inside a wider tag rules that tag out',
+      refusals: [range(5, 1)],
+      reads: ['0+3:a@0,b@2', '8+3:d@0,e@2'],
+      refused: [`c:${EXC2}`],
+    },
+    {
+      name: 'a refused gap is not read through',
+      refusals: [range(6, 2)],
+      reads: ['0+6:a@0,b@2,c@4', '8+3:d@0,e@2'],
+      refused: [],
+    },
+    {
+      name: 'a tag that covers only part of a refused range is read on its own',
+      refusals: [range(3, 2)],
+      reads: ['0+3:a@0,b@2', '4+2:c@0', '8+3:d@0,e@2'],
+      refused: [],
+    },
+    {
+      name: 'a boundary splits the read but rules nothing out',
+      refusals: [boundary(8)],
+      reads: ['0+6:a@0,b@2,c@4', '8+3:d@0,e@2'],
+      refused: [],
+    },
+    {
+      name: 'a boundary at the start of the row changes nothing',
+      refusals: [boundary(0)],
+      reads: ['0+11:a@0,b@2,c@4,d@8,e@10'],
+      refused: [],
+    },
+    {
+      name: 'refusals of another unit id or area do not apply',
+      refusals: [range(2, 1, { unitId: 2 }), range(2, 1, { area: 'input-register' }), boundary(8, { unitId: 3 })],
+      reads: ['0+11:a@0,b@2,c@4,d@8,e@10'],
+      refused: [],
+    },
+    {
+      name: 'an area refusal (illegal function) rules out every tag of the area',
+      refusals: [{ kind: 'area', unitId: 1, area: 'holding-register', start: 0, count: 0, reason: EXC1 }],
+      reads: [],
+      refused: ['a', 'b', 'c', 'd', 'e'].map((id) => `${id}:${EXC1}`),
+    },
+    {
+      name: 'several refusals at once',
+      refusals: [range(2, 1), range(9, 1), boundary(4)],
+      reads: ['0+2:a@0', '4+5:c@0,d@4', '10+1:e@0'],
+      refused: [`b:${EXC2}`],
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, () => {
+      const plan = planReads(row, opts, c.refusals);
+      expect(reads(plan)).toEqual(c.reads);
+      expect(refusedIds(plan)).toEqual(c.refused);
+    });
+  }
+
+  it('planBlocks is planReads without refusals', () => {
+    expect(planBlocks(row, opts)).toEqual(planReads(row, opts).blocks);
+  });
+
+  it('still lists every tag that cannot be read at all', () => {
+    expect(() =>
+      planReads([tag('s', 'hr:0', { type: 'string', length: 20 })], { ...opts, maxRegistersPerRead: 10 }, [
+        range(0, 1),
+      ]),
+    ).toThrow(BlockPlanError);
+  });
+});
+
+describe('splitBlock', () => {
+  const block = (tags: ReturnType<typeof tag>[], o = opts) => {
+    const blocks = planBlocks(tags, o);
+    expect(blocks).toHaveLength(1);
+    return blocks[0]!;
+  };
+  const halves = (b: ReadBlock) => {
+    const parts = splitBlock(b);
+    return parts?.map((p) => `${p.start}+${p.count}:${p.tags.map((t) => `${t.tag.id}@${t.at}`).join(',')}`) ?? null;
+  };
+
+  const cases: Array<{ name: string; tags: ReturnType<typeof tag>[]; halves: string[] | null }> = [
+    {
+      name: 'splits at the tag boundary nearest the middle',
+      tags: [tag('a', 'hr:10'), tag('b', 'hr:11'), tag('c', 'hr:12'), tag('d', 'hr:13')],
+      halves: ['10+2:a@0,b@1', '12+2:c@0,d@1'],
+    },
+    {
+      name: 'halves are as short as their tags allow (the gap is in neither)',
+      tags: [tag('a', 'hr:0', { type: 'float32' }), tag('b', 'hr:8', { type: 'float32' })],
+      halves: ['0+2:a@0', '8+2:b@0'],
+    },
+    {
+      name: 'the middle is measured in registers, not tags',
+      tags: [tag('a', 'hr:0'), tag('b', 'hr:1'), tag('c', 'hr:2'), tag('d', 'hr:10', { type: 'float64' })],
+      halves: ['0+3:a@0,b@1,c@2', '10+4:d@0'],
+    },
+    {
+      name: 'tags that share registers stay together',
+      tags: [
+        tag('w', 'hr:0'),
+        tag('x', 'hr:4', { type: 'float32' }),
+        tag('x3', 'hr:5.3', { type: 'bool' }),
+        tag('y', 'hr:6'),
+      ],
+      halves: ['0+1:w@0', '4+3:x@0,x3@1,y@2'],
+    },
+    { name: 'one tag cannot be split', tags: [tag('a', 'hr:0', { type: 'float64' })], halves: null },
+    {
+      name: 'tags all on the same registers cannot be split',
+      tags: [tag('r', 'hr:3'), tag('r0', 'hr:3.0', { type: 'bool' }), tag('r5', 'hr:3.5', { type: 'bool' })],
+      halves: null,
+    },
+    {
+      name: 'bits split like registers',
+      tags: [tag('c0', 'coil:0', { type: 'bool' }), tag('c100', 'coil:100', { type: 'bool' })],
+      halves: ['0+1:c0@0', '100+1:c100@0'],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(halves(block(c.tags))).toEqual(c.halves);
+    });
+  }
+
+  it('splitting again and again ends in blocks of one tag cluster, covering every tag once', () => {
+    const tags = Array.from({ length: 37 }, (_, i) =>
+      tag(`t${i}`, `hr:${i * 3}`, { type: i % 2 ? 'float32' : 'uint16' }),
+    );
+    const root = planBlocks(tags, opts);
+    const leaves: ReadBlock[] = [];
+    const walk = (b: ReadBlock, depth: number) => {
+      expect(depth).toBeLessThan(10);
+      const parts = splitBlock(b);
+      if (!parts) leaves.push(b);
+      else for (const p of parts) walk(p, depth + 1);
+    };
+    for (const b of root) walk(b, 0);
+    expect(leaves.flatMap((l) => l.tags.map((t) => t.tag.id))).toEqual(tags.map((t) => t.id));
+    for (const l of leaves) {
+      expect(l.tags).toHaveLength(1);
+      expect(l.count).toBe(l.tags[0]!.tag.type === 'float32' ? 2 : 1);
+    }
+  });
+
+  it('what both halves reading fine teaches: the gap between them, or the boundary where they touch', () => {
+    const gapped = splitBlock(block([tag('a', 'hr:0', { type: 'float32' }), tag('b', 'hr:8', { type: 'float32' })]))!;
+    expect(refusalBetween(gapped[0], gapped[1], EXC2)).toEqual(range(2, 6));
+    const touching = splitBlock(block([tag('a', 'hr:0'), tag('b', 'hr:1')]))!;
+    expect(refusalBetween(touching[0], touching[1], EXC2)).toEqual(boundary(1));
+    const leaf = block([tag('a', 'hr:7', { type: 'float32' })]);
+    expect(refusalOfBlock(leaf, EXC2)).toEqual(range(7, 2));
+  });
+
+  it('what is learned makes the refused read impossible in the next plan', () => {
+    const tags = [tag('a', 'hr:0'), tag('hole', 'hr:4'), tag('b', 'hr:8')];
+    const [left, right] = splitBlock(block(tags))!;
+    expect(left.tags.map((t) => t.tag.id)).toEqual(['a']);
+    // pretend the right half (hole, b) was refused again and split down to `hole`
+    const [holeLeaf, bLeaf] = splitBlock(right)!;
+    expect(holeLeaf.tags.map((t) => t.tag.id)).toEqual(['hole']);
+    expect(bLeaf.tags.map((t) => t.tag.id)).toEqual(['b']);
+    const plan = planReads(tags, opts, [refusalOfBlock(holeLeaf, EXC2)]);
+    expect(reads(plan)).toEqual(['0+1:a@0', '8+1:b@0']);
+    expect(refusedIds(plan)).toEqual([`hole:${EXC2}`]);
+  });
+
+  it('tells refusals apart', () => {
+    expect(sameRefusal(range(2, 1), range(2, 1, { reason: 'other' }))).toBe(true);
+    expect(sameRefusal(range(2, 1), range(2, 2))).toBe(false);
+    expect(sameRefusal(range(2, 0), boundary(2))).toBe(false);
+    expect(sameRefusal(range(2, 1), range(2, 1, { unitId: 2 }))).toBe(false);
   });
 });

@@ -23,6 +23,8 @@ export interface PymodbusValue {
 export interface PymodbusArea {
   size: number;
   values?: PymodbusValue[];
+  /** [start, count] ranges the device does not have: reads covering them answer exception 2; `set` fills them */
+  holes?: Array<[number, number]>;
 }
 
 export interface PymodbusSpec {

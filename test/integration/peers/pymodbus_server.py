@@ -13,7 +13,9 @@ test compares the driver against an implementation that is not its own:
                                   {"at": 30, "type": "raw", "value": [1, 2, 3]}]},
    "ir": {...}, "co": {"size": 16, "values": [{"at": 3, "value": true}]}, "di": {...}}
 
-Addresses are 0-based wire offsets. Reading past `size` answers exception 2.
+Addresses are 0-based wire offsets. Reading past `size` answers exception 2, and so does
+reading any address listed in an area's "holes" ([[start, count], ...]); setting a value in a
+hole while running adds those addresses.
 Prints "LISTENING <port>" once bound (with --serial: "LISTENING 0" once the line is open). Reads JSON lines on stdin to change
 values while running: {"area": "hr", "at": 0, "type": "float32", "order": "ABCD", "value": 1.5};
 on a serial line, {"mute": true} makes the device ignore requests (a broken bus) until {"mute": false}.
@@ -48,7 +50,12 @@ except ImportError:
     _serial_asyncio.create_serial_connection = _unavailable
     sys.modules["serial_asyncio"] = _serial_asyncio
 
-from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext  # noqa: E402
+from pymodbus.datastore import (  # noqa: E402
+    ModbusSequentialDataBlock,
+    ModbusServerContext,
+    ModbusSlaveContext,
+    ModbusSparseDataBlock,
+)
 from pymodbus.framer.rtu_framer import ModbusRtuFramer  # noqa: E402
 from pymodbus.framer.socket_framer import ModbusSocketFramer  # noqa: E402
 from pymodbus.server.async_io import ModbusSerialServer, ModbusTcpServer  # noqa: E402
@@ -101,7 +108,13 @@ def build_block(area_spec, bits):
         else:
             for i, reg in enumerate(encode(item)):
                 values[at + i] = reg
-    return ModbusSequentialDataBlock(0, values)
+    holes = area_spec.get("holes", [])
+    if not holes:
+        return ModbusSequentialDataBlock(0, values)
+    # addresses the device does not have: a read that covers one answers exception 2;
+    # writing a value into a hole (a "set" command) adds the address, as a program download would
+    missing = {at for start, count in holes for at in range(start, start + count)}
+    return ModbusSparseDataBlock({at: v for at, v in enumerate(values) if at not in missing})
 
 
 MUTED = {"value": False}
