@@ -10,7 +10,7 @@ import { createDriver } from '../../protocols/index.js';
 import type { Driver } from '../../protocols/types.js';
 import { type PymodbusPeer, type PymodbusSpec, startPymodbus } from './peers/pymodbus.js';
 import { deepFreeze, recordingContext } from './peers/recording-context.js';
-import { type PtyPair, socatAvailable, startPtyPair } from './peers/socat.js';
+import { type PtyPair, startPtyPair } from './peers/socat.js';
 
 const SPEC: PymodbusSpec = {
   hr: {
@@ -181,7 +181,7 @@ describe('Modbus RTU framing over TCP against pymodbus', () => {
   });
 });
 
-describe.skipIf(!socatAvailable())('Modbus RTU on a serial line (socat pty pair) against pymodbus', () => {
+describe('Modbus RTU on a serial line (socat pty pair) against pymodbus', () => {
   let line: PtyPair;
   let peer: PymodbusPeer;
   let driver: Driver;
