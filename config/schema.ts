@@ -670,6 +670,18 @@ export const PlantConfig = z.strictObject({
     .default(120)
     .describe('minor-stop threshold for every machine that does not set its own'),
   oeeCap: z.enum(['cap', 'raw']).default('cap').describe('OEE product policy when performance exceeds 100 %'),
+  setupCountsAs: z
+    .enum(['planned', 'availability-loss'])
+    .default('planned')
+    .describe(
+      'setup and changeover: `planned` leaves them out of planned production time (shown in the loss breakdown); `availability-loss` keeps them in it as a loss',
+    ),
+  lineMetrics: z
+    .enum(['output-machine', 'sum'])
+    .default('output-machine')
+    .describe(
+      "a line's OEE: `output-machine` uses its output machine's times and counts; `sum` sums times and counts over its machines (never an average of percentages)",
+    ),
   store: Store,
   sinks: z.strictObject({ influxdb: InfluxSink.optional(), mqtt: MqttNorthSink.optional() }).default({}),
   server: Server,

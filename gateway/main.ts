@@ -9,7 +9,7 @@ import pino, { type Logger } from 'pino';
 import type { PlantConfig } from '../config/schema.js';
 import { endpointOf } from '../config/summary.js';
 import { createDriver, type Driver, type DriverStatus } from '../protocols/index.js';
-import { LiveTable, Pipeline, StaleWatchdog, TagRegistry } from './pipeline/index.js';
+import { LiveTable, MetricsService, Pipeline, StaleWatchdog, TagRegistry } from './pipeline/index.js';
 import type { DeviceHealth, HealthReport } from './server/index.js';
 import { createServer, type GreenlineServer } from './server/index.js';
 import { SqliteStore } from './store/index.js';
@@ -79,6 +79,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const live = new LiveTable({ log: log.child({ part: 'live' }) });
     pipeline.subscribe((batch) => store.writer.write(batch), 'store');
     pipeline.subscribe((batch) => live.update(batch), 'live');
+    const metrics = new MetricsService({
+      plant: config,
+      store,
+      log: log.child({ part: 'metrics' }),
+      maxReplayDays: config.store.rawRetentionDays,
+    });
+    pipeline.subscribe(metrics.onSamples, 'metrics');
+    // stopped before the store, so the last closed minutes are persisted
+    stack.push({ name: 'metrics', stop: () => metrics.stop() });
     const watchdog = new StaleWatchdog({ registry, pipeline, log: log.child({ part: 'stale' }) });
     watchdog.start();
     stack.push({ name: 'stale watchdog', stop: () => watchdog.stop() });
@@ -125,6 +134,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         },
         sinks: [],
         pipeline: { samplesIn: p.samplesIn, rejected: p.rejected },
+        metrics: metrics.stats(),
       };
     };
 
@@ -133,6 +143,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       live,
       health,
       history: store,
+      metrics,
       dashboardDir: options.dashboardDir,
       log: log.child({ part: 'server' }),
       demo: options.demo ?? false,
@@ -140,6 +151,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     const { url } = await server.start(options.host ?? config.server.host, options.port ?? config.server.port);
     stack.push({ name: 'server', stop: () => server.stop() });
+
+    // the rebuild from the store runs while devices connect: what they send
+    // meanwhile is held and applied after it
+    const rebuilt = metrics.start().catch((err: Error) => log.error({ err: err.message }, 'metrics rebuild failed'));
 
     // devices last: the dashboard is up even while they connect, and one that
     // fails to start is contained
@@ -155,6 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       stack.push({ name: `driver ${driver.deviceId}`, stop: () => driver.stop() });
     }
     log.info({ url, devices: drivers.length, tags: registry.size }, 'gateway started');
+    await rebuilt;
 
     let stopping: Promise<void> | undefined;
     return {
@@ -181,5 +197,7 @@ function deviceHealth(s: DriverStatus): DeviceHealth {
     lastGoodTs: s.lastGoodTs,
     lastError: s.lastError,
     counters: { ...s.counters },
+    ...(s.errorsByKind ? { errorsByKind: { ...s.errorsByKind } } : {}),
+    ...(s.latencyMs ? { latencyMs: s.latencyMs } : {}),
   };
 }

@@ -20,7 +20,12 @@ export {
   startOfLocalDay,
 } from './calendar/zoned-time.js';
 export { EnergyChannel } from './engine/energy-channel.js';
-export { IMPLAUSIBLE_SLACK_UNITS, type MachineStatus, MachineTracker } from './engine/machine-tracker.js';
+export {
+  IMPLAUSIBLE_SLACK_UNITS,
+  type MachineEvent,
+  type MachineStatus,
+  MachineTracker,
+} from './engine/machine-tracker.js';
 export {
   type EngineStats,
   MetricsEngine,
@@ -31,6 +36,7 @@ export { MinuteStore } from './engine/minute-store.js';
 export { type ResolvedWindow, resolveWindow, type WindowSpec } from './engine/windows.js';
 export {
   type Accumulator,
+  accumulatorFromJson,
   addInto,
   cloneAccumulator,
   emptyAccumulator,
@@ -64,6 +70,9 @@ export {
   type PlantModel,
   type SampleQuality,
   type SampleValue,
+  ceilMinute,
+  floorMinute,
+  MINUTE_MS,
 } from './model.js';
 export {
   type CounterEvent,

@@ -10,3 +10,12 @@ export {
 } from './pipeline.js';
 export { StaleWatchdog, type StaleTarget, type StaleWatchdogOptions } from './stale-watchdog.js';
 export { isNumericType, type TagInfo, type TagReference, TagRegistry, type TagRole } from './tag-registry.js';
+export {
+  MetricsService,
+  type MetricsOutput,
+  type MetricsServiceOptions,
+  type MetricsServiceStats,
+  type MetricsStorePort,
+  metricsTagIds,
+  rebuildOrigin,
+} from './metrics-service.js';

@@ -25,7 +25,7 @@ export const HISTORY_MAX_POINTS = 5000;
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** A point in time: ms since epoch, or an ISO 8601 date-time with an offset (no guessing of time zones). */
-const instant = z.string().transform((text, ctx) => {
+export const instant = z.string().transform((text, ctx) => {
   const s = text.trim();
   if (/^\d{1,16}$/.test(s)) return Number(s);
   if (ISO_WITH_OFFSET.test(s)) {

@@ -3,7 +3,10 @@
  * Types only: the dashboard imports this file (`import type`) and nothing
  * else from the gateway, so both sides change together.
  */
+import type { EntityRef, EntityType, MachineStatus, MetricsRecord, MetricsWindow } from '../core/index.js';
 import type { HealthReport, HistoryPoint, LiveQuality, LiveValue } from './ports.js';
+
+export type { EntityRef, EntityType, MachineStatus, MetricsRecord, MetricsWindow };
 
 export type { HealthReport, HistoryPoint, LiveQuality, LiveValue };
 
@@ -14,6 +17,7 @@ export type ApiErrorCode =
   | 'GL_ERR_NOT_FOUND'
   | 'GL_ERR_UPGRADE_REQUIRED'
   | 'GL_ERR_UPGRADE_REFUSED'
+  | 'GL_ERR_UNAVAILABLE'
   | 'GL_ERR_INTERNAL';
 
 export interface ApiIssue {
@@ -159,7 +163,9 @@ export interface TagSelection {
 
 export type LiveClientMessage =
   | ({ readonly type: 'subscribe' } & TagSelection)
-  | ({ readonly type: 'unsubscribe' } & TagSelection);
+  | ({ readonly type: 'unsubscribe' } & TagSelection)
+  /** metrics of every line and machine for a window, pushed at most every METRICS_PUSH_MS; null stops them */
+  | { readonly type: 'metrics'; readonly window: MetricsWindowName | null };
 
 export type LiveErrorCode = 'GL_ERR_BAD_MESSAGE' | 'GL_ERR_NOT_FOUND';
 
@@ -176,8 +182,94 @@ export type LiveServerMessage =
   | { readonly type: 'snapshot'; readonly values: readonly LiveValue[] }
   /** values changed since the last message, latest per tag */
   | { readonly type: 'delta'; readonly values: readonly LiveValue[] }
+  | { readonly type: 'metrics'; readonly overview: MetricsOverview }
   | { readonly type: 'error'; readonly code: LiveErrorCode; readonly message: string };
 
 export const LIVE_WS_PATH = '/api/live/ws';
 /** client messages larger than this close the connection (WebSocket close code 1009) */
 export const LIVE_MAX_MESSAGE_BYTES = 64 * 1024;
+
+// ---------- metrics: GET /api/metrics, /api/metrics/:type/:id, /api/metrics/:type/:id/series ----------
+
+/**
+ * Named windows: the shift running now, the one before it, the last hour
+ * (60 whole minutes and the running one) and today from site-local midnight.
+ * A range is asked for with `from` and `to` instead.
+ */
+export type MetricsWindowName = 'shift' | 'prev-shift' | 'hour' | 'today';
+export const METRICS_WINDOWS: readonly MetricsWindowName[] = ['shift', 'prev-shift', 'hour', 'today'];
+
+export interface MachineMetricsView {
+  readonly id: string;
+  readonly name: string;
+  /** the machine's state now; null until the first reading or while metrics are rebuilt */
+  readonly status: MachineStatus | null;
+  /** null when the window does not exist (no shift running) or nothing is known yet */
+  readonly record: MetricsRecord | null;
+}
+
+export interface LineMetricsView {
+  readonly id: string;
+  readonly name: string;
+  readonly area: string;
+  readonly outputMachine: string;
+  readonly record: MetricsRecord | null;
+  readonly machines: readonly MachineMetricsView[];
+}
+
+/** GET /api/metrics?window=…: every line and machine of the plant. */
+export interface MetricsOverview {
+  readonly serverTime: number;
+  /** the window asked for: a name, or `range` with from/to */
+  readonly window: MetricsWindowName | 'range';
+  readonly timezone: string;
+  /** false while metrics are being rebuilt from the store after a start; records are then null */
+  readonly ready: boolean;
+  readonly lines: readonly LineMetricsView[];
+}
+
+/** GET /api/metrics/:type/:id?window=… */
+export interface EntityMetricsResponse {
+  readonly serverTime: number;
+  readonly entity: EntityRef;
+  readonly name: string;
+  readonly ready: boolean;
+  readonly status: MachineStatus | null;
+  readonly record: MetricsRecord | null;
+}
+
+/** One bucket of the series: the window's figures over [from, to). */
+export interface MetricsPoint {
+  readonly from: number;
+  readonly to: number;
+  readonly availability: number | null;
+  readonly performance: number | null;
+  readonly quality: number | null;
+  readonly oee: number | null;
+  readonly total: number | null;
+  readonly good: number | null;
+  readonly reject: number | null;
+  readonly plannedMs: number;
+  readonly runMs: number;
+  readonly stopMs: number;
+  readonly kwh: number | null;
+  readonly kwhPerGood: number | null;
+  readonly kgCO2e: number | null;
+  readonly kgCO2eMarket: number | null;
+}
+
+/** GET /api/metrics/:type/:id/series?window=…|from=…&to=…&maxPoints=… */
+export interface MetricsSeriesResponse {
+  readonly serverTime: number;
+  readonly entity: EntityRef;
+  readonly from: number;
+  readonly to: number;
+  /** bucket length: whole minutes, at least 1, chosen so the series has at most maxPoints points */
+  readonly bucketMs: number;
+  readonly points: readonly MetricsPoint[];
+}
+
+export const METRICS_SERIES_DEFAULT_POINTS = 240;
+export const METRICS_SERIES_MAX_POINTS = 2000;
+/** the live hub pushes metrics to a subscribed client at most this often */
+export const METRICS_PUSH_MS = 1000;

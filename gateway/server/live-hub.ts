@@ -22,6 +22,10 @@ import {
   type LiveHubCounters,
   type LiveServerMessage,
   type LiveValue,
+  METRICS_PUSH_MS,
+  METRICS_WINDOWS,
+  type MetricsOverview,
+  type MetricsWindowName,
 } from './contract.js';
 import { zodIssues } from './http-errors.js';
 import type { PlantIndex } from './plant-index.js';
@@ -53,6 +57,10 @@ export interface LiveHubOptions {
   /** wall clock for `hello.serverTime` */
   readonly now: () => number;
   readonly log: ServerDeps['log'];
+  /** the metrics overview for a window; without it a metrics subscription is refused */
+  readonly metricsOverview?: (window: MetricsWindowName, now: number) => MetricsOverview;
+  /** how often subscribed clients get metrics; default METRICS_PUSH_MS */
+  readonly metricsPushMs?: number;
 }
 
 export const LIVE_HUB_DEFAULTS = { slowClientBytes: 1024 * 1024, pingIntervalMs: 15_000 } as const;
@@ -68,8 +76,12 @@ const hasSelection = (m: { tags?: unknown; lines?: unknown; machines?: unknown }
 const ClientMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('subscribe'), ...selection }).refine(hasSelection, 'give tags, lines or machines'),
   z.strictObject({ type: z.literal('unsubscribe'), ...selection }).refine(hasSelection, 'give tags, lines or machines'),
+  z.strictObject({
+    type: z.literal('metrics'),
+    window: z.enum(METRICS_WINDOWS as [MetricsWindowName, ...MetricsWindowName[]]).nullable(),
+  }),
 ]);
-type ClientMessage = z.infer<typeof ClientMessage>;
+type ClientMessage = Exclude<z.infer<typeof ClientMessage>, { type: 'metrics' }>;
 
 interface Client {
   readonly id: number;
@@ -83,6 +95,8 @@ interface Client {
   timer: NodeJS.Timeout | null;
   lastFlushAt: number;
   alive: boolean;
+  /** the metrics window this client follows, or null */
+  metricsWindow: MetricsWindowName | null;
 }
 
 export interface LiveClientStats {
@@ -99,6 +113,7 @@ export class LiveHub {
   private nextId = 1;
   private unsubscribeLive: (() => void) | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
+  private metricsTimer: NodeJS.Timeout | null = null;
   private accepting = false;
   private readonly stats = { messagesSent: 0, skippedSlow: 0, badMessages: 0, terminated: 0 };
 
@@ -126,6 +141,10 @@ export class LiveHub {
     this.unsubscribeLive = this.live.subscribe((changes) => this.onChanges(changes));
     this.pingTimer = setInterval(() => this.pingAll(), this.opts.pingIntervalMs);
     this.pingTimer.unref();
+    if (this.opts.metricsOverview) {
+      this.metricsTimer = setInterval(() => this.pushMetrics(), this.opts.metricsPushMs ?? METRICS_PUSH_MS);
+      this.metricsTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
@@ -134,6 +153,8 @@ export class LiveHub {
     this.unsubscribeLive = null;
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = null;
+    if (this.metricsTimer) clearInterval(this.metricsTimer);
+    this.metricsTimer = null;
     const closed = [...this.clients].map(
       (c) =>
         new Promise<void>((resolve) => {
@@ -181,6 +202,7 @@ export class LiveHub {
       timer: null,
       lastFlushAt: -Infinity,
       alive: true,
+      metricsWindow: null,
     };
     this.clients.add(client);
     ws.on('pong', () => {
@@ -227,12 +249,56 @@ export class LiveHub {
       this.reject(
         client,
         'GL_ERR_BAD_MESSAGE',
-        `invalid message (${problems}); expected {"type":"subscribe"|"unsubscribe","tags":[...]|"*","lines":[...],"machines":[...]}`,
+        `invalid message (${problems}); expected {"type":"subscribe"|"unsubscribe","tags":[...]|"*","lines":[...],"machines":[...]} or {"type":"metrics","window":"${METRICS_WINDOWS.join('"|"')}"|null}`,
       );
       return;
     }
-    if (parsed.data.type === 'subscribe') this.subscribe(client, parsed.data);
-    else this.unsubscribe(client, parsed.data);
+    const msg = parsed.data;
+    if (msg.type === 'metrics') this.followMetrics(client, msg.window);
+    else if (msg.type === 'subscribe') this.subscribe(client, msg);
+    else this.unsubscribe(client, msg);
+  }
+
+  private followMetrics(client: Client, window: MetricsWindowName | null): void {
+    if (window !== null && !this.opts.metricsOverview) {
+      this.reject(client, 'GL_ERR_NOT_FOUND', 'this gateway computes no metrics');
+      return;
+    }
+    client.metricsWindow = window;
+    if (window === null) return;
+    const overview = this.overview(window, new Map());
+    if (overview !== null && client.ws.bufferedAmount <= this.opts.slowClientBytes) {
+      this.send(client, { type: 'metrics', overview });
+    }
+  }
+
+  /** One overview per window for every client that follows it; a slow client skips a push. */
+  private pushMetrics(): void {
+    const cache = new Map<MetricsWindowName, MetricsOverview | null>();
+    for (const client of this.clients) {
+      if (client.metricsWindow === null) continue;
+      if (client.ws.bufferedAmount > this.opts.slowClientBytes) {
+        this.stats.skippedSlow++;
+        continue;
+      }
+      const overview = this.overview(client.metricsWindow, cache);
+      if (overview !== null) this.send(client, { type: 'metrics', overview });
+    }
+  }
+
+  private overview(
+    window: MetricsWindowName,
+    cache: Map<MetricsWindowName, MetricsOverview | null>,
+  ): MetricsOverview | null {
+    if (cache.has(window)) return cache.get(window)!;
+    let overview: MetricsOverview | null = null;
+    try {
+      overview = this.opts.metricsOverview!(window, this.opts.now());
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message, window }, 'metrics overview failed');
+    }
+    cache.set(window, overview);
+    return overview;
   }
 
   private reject(client: Client, code: LiveErrorCode, message: string): void {

@@ -11,8 +11,11 @@ import { type ApiError, LIVE_WS_PATH } from './contract.js';
 import { registerDashboard } from './dashboard-files.js';
 import { HttpError } from './http-errors.js';
 import { LIVE_HUB_DEFAULTS, LiveHub, type UpgradeAuthorizer, allowEveryone, refuseUpgrade } from './live-hub.js';
+import { registerMetricsRoutes } from './metrics-routes.js';
+import { buildOverview } from './metrics-view.js';
 import { buildPlantIndex } from './plant-index.js';
 import type { ServerDeps } from './ports.js';
+import { registerPrometheusRoute } from './prometheus.js';
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy':
@@ -53,6 +56,9 @@ export function createServer(deps: ServerDeps, options: ServerOptions = {}): Gre
     pingIntervalMs: options.live?.pingIntervalMs ?? LIVE_HUB_DEFAULTS.pingIntervalMs,
     now,
     log: deps.log,
+    ...(deps.metrics
+      ? { metricsOverview: (window, t) => buildOverview(deps.config, deps.metrics!, window, t) }
+      : {}),
   });
 
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024, return503OnClosing: true });
@@ -82,6 +88,8 @@ export function createServer(deps: ServerDeps, options: ServerOptions = {}): Gre
   });
 
   registerApiRoutes(app, deps, index, hub, now);
+  registerMetricsRoutes(app, deps, now);
+  registerPrometheusRoute(app, deps, hub);
   registerDashboard(app, deps.dashboardDir);
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -12,6 +12,7 @@ export {
   type MetricsRow,
   type PruneResult,
   type RollupRow,
+  type TagRollupRow,
   SqliteStore,
   type SqliteStoreOptions,
   type StoredEvent,

@@ -79,6 +79,11 @@ export interface RollupRow {
   readonly goodCount: number;
 }
 
+/** A minute rollup and the tag it belongs to (pages of several tags). */
+export interface TagRollupRow extends RollupRow {
+  readonly tagId: string;
+}
+
 export interface StoredEvent {
   readonly id: number;
   readonly ts: number;
@@ -101,13 +106,26 @@ export interface PruneResult {
   readonly complete: boolean;
 }
 
+interface RawRow {
+  readonly ts: number;
+  readonly value: number | null;
+  readonly value_text: string | null;
+  readonly quality: number;
+  readonly reason: string | null;
+}
+
 interface Open {
   readonly db: Database.Database;
   readonly inserter: BatchInserter;
   readonly history: HistoryReader;
   readonly stmts: {
     readonly rawRange: Database.Statement;
+    readonly lastBefore: Database.Statement;
+    readonly lastUsableBefore: Database.Statement;
     readonly rollupRange: Database.Statement;
+    readonly rawPage: Database.Statement;
+    readonly rollupPage: Database.Statement;
+    readonly metricsPage: Database.Statement;
     readonly appendEvent: Database.Statement;
     readonly events: Database.Statement;
     readonly putMetrics: Database.Statement;
@@ -325,6 +343,32 @@ export class SqliteStore {
     return count;
   }
 
+  /**
+   * What each tag last said before an instant: its last usable (good or
+   * uncertain) sample, and its last sample of any quality when that came
+   * later. Oldest first. Seeds state before a replay starts.
+   */
+  latestBefore(tagIds: readonly string[], beforeMs: number): StoredRow[] {
+    const o = this.require();
+    if (!Number.isFinite(beforeMs)) {
+      throw new StoreError('GL_ERR_STORE_ARGUMENT', `beforeMs must be ms since epoch, got ${beforeMs}`);
+    }
+    const out: StoredRow[] = [];
+    const toRow = (tagId: string, r: RawRow): StoredRow => {
+      const row = { tagId, ts: r.ts, value: decodeValue(r.value, r.value_text), quality: qualityFromCode(r.quality) };
+      return r.reason === null ? row : { ...row, reason: r.reason };
+    };
+    for (const tagId of tagIds) {
+      const id = o.inserter.tagId(tagId);
+      if (id === undefined) continue;
+      const usable = o.stmts.lastUsableBefore.get(id, beforeMs) as RawRow | undefined;
+      const any = o.stmts.lastBefore.get(id, beforeMs) as RawRow | undefined;
+      if (usable) out.push(toRow(tagId, usable));
+      if (any && (!usable || any.ts > usable.ts)) out.push(toRow(tagId, any));
+    }
+    return out.sort((a, b) => a.ts - b.ts || (a.tagId < b.tagId ? -1 : a.tagId > b.tagId ? 1 : 0));
+  }
+
   /** Minute rollups of a tag whose minute starts between two times. */
   rollups(tagId: string, fromMs: number, toMs: number): RollupRow[] {
     const o = this.require();
@@ -332,6 +376,76 @@ export class SqliteStore {
     const id = o.inserter.tagId(tagId);
     if (id === undefined) return [];
     return o.stmts.rollupRange.all(id, fromMs, toMs) as RollupRow[];
+  }
+
+  /**
+   * Raw samples of several tags between two times (inclusive), merged in time
+   * order (ties by tag id), in pages of at most `pageRows` rows. Each page is
+   * read with short bounded queries and no statement stays open between pages,
+   * so the caller may wait between them (writes go on meanwhile) and a long
+   * range never sits in memory. Unknown tags give no rows.
+   */
+  *rawSamplePages(tagIds: readonly string[], fromMs: number, toMs: number, pageRows = 5000): Generator<StoredRow[]> {
+    checkRange(fromMs, toMs);
+    const sources = this.pageSources(tagIds, (tagId, id) => (after: number, limit: number) => {
+      const rows = this.require().stmts.rawPage.all(id, after, toMs, limit) as RawRow[];
+      return rows.map((r) => {
+        const row = { tagId, ts: r.ts, value: decodeValue(r.value, r.value_text), quality: qualityFromCode(r.quality) };
+        return r.reason === null ? row : { ...row, reason: r.reason };
+      });
+    });
+    yield* mergedPages(sources, (r) => r.ts, fromMs, pageRows);
+  }
+
+  /** Minute rollups of several tags whose minute starts between two times (inclusive), merged like `rawSamplePages`. */
+  *rollupPages(tagIds: readonly string[], fromMs: number, toMs: number, pageRows = 5000): Generator<TagRollupRow[]> {
+    checkRange(fromMs, toMs);
+    const sources = this.pageSources(tagIds, (tagId, id) => (after: number, limit: number) => {
+      const rows = this.require().stmts.rollupPage.all(id, after, toMs, limit) as RollupRow[];
+      return rows.map((r) => ({ tagId, ...r }));
+    });
+    yield* mergedPages(sources, (r) => r.minuteTs, fromMs, pageRows);
+  }
+
+  /**
+   * The metrics of one entity for the minutes starting between two times
+   * (inclusive), oldest first, in pages of at most `pageRows` (default one
+   * day); like `rawSamplePages`, nothing stays open between pages.
+   */
+  *metricsPages(
+    entityType: string,
+    entityId: string,
+    fromMs: number,
+    toMs: number,
+    pageRows = 1440,
+  ): Generator<MetricsRow[]> {
+    checkRange(fromMs, toMs);
+    const limit = Math.max(1, Math.floor(pageRows));
+    let after = Math.ceil(fromMs) - 1;
+    for (;;) {
+      const rows = this.require().stmts.metricsPage.all(entityType, entityId, after, toMs, limit) as {
+        minuteTs: number;
+        payload: string;
+      }[];
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]!.minuteTs;
+      yield rows.map((r) => ({ minuteTs: r.minuteTs, payload: JSON.parse(r.payload) as unknown }));
+      if (rows.length < limit) return;
+    }
+  }
+
+  /** One page reader per known tag, ordered by tag id (the tie order of merged pages). */
+  private pageSources<T>(
+    tagIds: readonly string[],
+    reader: (tagId: string, id: number) => (after: number, limit: number) => T[],
+  ): ((after: number, limit: number) => T[])[] {
+    const o = this.require();
+    const known = new Map<string, number>();
+    for (const tagId of tagIds) {
+      const id = o.inserter.tagId(tagId);
+      if (id !== undefined) known.set(tagId, id);
+    }
+    return [...known.keys()].sort().map((tagId) => reader(tagId, known.get(tagId)!));
   }
 
   /** Records an event (alarm transition, acknowledgement, config change...) at once; returns its id. */
@@ -344,6 +458,29 @@ export class SqliteStore {
   }
 
   /** Events between two times (inclusive), oldest first, optionally of some kinds only. */
+  /** Several events in one transaction; returns how many were written. */
+  appendEvents(events: readonly { kind: string; subject: string; payload: unknown; ts: number }[]): number {
+    const o = this.require();
+    const rows = events.map((e) => {
+      if (!Number.isFinite(e.ts))
+        throw new StoreError('GL_ERR_STORE_ARGUMENT', `event time must be ms since epoch, got ${e.ts}`);
+      return [Math.round(e.ts), e.kind, e.subject, toJson(e.payload, 'event payload')] as const;
+    });
+    o.db.transaction(() => {
+      for (const r of rows) o.stmts.appendEvent.run(...r);
+    })();
+    return rows.length;
+  }
+
+  /** The time of the newest event of these kinds at or before `beforeMs`, or null. */
+  latestEventTs(kinds: readonly string[], beforeMs: number): number | null {
+    const o = this.require();
+    const row = o.db
+      .prepare(`SELECT MAX(ts) AS ts FROM events WHERE ts <= ? AND kind IN (SELECT value FROM json_each(?))`)
+      .get(beforeMs, JSON.stringify(kinds)) as { ts: number | null } | undefined;
+    return row?.ts ?? null;
+  }
+
   events(fromMs: number, toMs: number, kinds?: readonly string[], limit = 10_000): StoredEvent[] {
     const o = this.require();
     checkRange(fromMs, toMs);
@@ -369,6 +506,24 @@ export class SqliteStore {
       Math.floor(minuteTs / 60_000) * 60_000,
       toJson(payload, 'metrics payload'),
     );
+  }
+
+  /** Several metrics rows in one transaction (replacing any for the same entity and minute). */
+  putMetricsBatch(rows: readonly { entityType: string; entityId: string; minuteTs: number; payload: unknown }[]): void {
+    const o = this.require();
+    for (const r of rows) {
+      if (!Number.isFinite(r.minuteTs))
+        throw new StoreError('GL_ERR_STORE_ARGUMENT', `minuteTs must be ms since epoch, got ${r.minuteTs}`);
+    }
+    const encoded = rows.map((r) => [
+      r.entityType,
+      r.entityId,
+      Math.floor(r.minuteTs / 60_000) * 60_000,
+      toJson(r.payload, 'metrics payload'),
+    ]);
+    o.db.transaction(() => {
+      for (const args of encoded) o.stmts.putMetrics.run(...args);
+    })();
   }
 
   metrics(entityType: string, entityId: string, fromMs: number, toMs: number): MetricsRow[] {
@@ -515,9 +670,27 @@ export class SqliteStore {
         inserter: new BatchInserter(db),
         history: new HistoryReader(db),
         stmts: {
+          lastBefore: db.prepare(
+            'SELECT ts, value, value_text, quality, reason FROM samples WHERE tag_id = ? AND ts < ? ORDER BY ts DESC LIMIT 1',
+          ),
+          // quality codes 0 and 1: good and uncertain
+          lastUsableBefore: db.prepare(
+            'SELECT ts, value, value_text, quality, reason FROM samples WHERE tag_id = ? AND ts < ? AND quality <= 1 ORDER BY ts DESC LIMIT 1',
+          ),
           rawRange: db.prepare(
             'SELECT ts, value, value_text, quality, reason FROM samples WHERE tag_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT ?',
           ),
+          // keyset pages: rows after the last one handed out, so each page is one short index walk
+          rawPage: db.prepare(
+            'SELECT ts, value, value_text, quality, reason FROM samples WHERE tag_id = ? AND ts > ? AND ts <= ? ORDER BY ts LIMIT ?',
+          ),
+          rollupPage: db.prepare(`
+            SELECT minute_ts AS minuteTs, min_value AS min, max_value AS max, avg_value AS avg, last_value AS last,
+                   last_ts AS lastTs, sample_count AS count, good_count AS goodCount
+            FROM rollup_1m WHERE tag_id = ? AND minute_ts > ? AND minute_ts <= ? ORDER BY minute_ts LIMIT ?`),
+          metricsPage: db.prepare(`
+            SELECT minute_ts AS minuteTs, payload FROM metrics_1m
+            WHERE entity_type = ? AND entity_id = ? AND minute_ts > ? AND minute_ts <= ? ORDER BY minute_ts LIMIT ?`),
           rollupRange: db.prepare(`
             SELECT minute_ts AS minuteTs, min_value AS min, max_value AS max, avg_value AS avg, last_value AS last,
                    last_ts AS lastTs, sample_count AS count, good_count AS goodCount
@@ -551,6 +724,51 @@ export class SqliteStore {
       );
     }
   }
+}
+
+/**
+ * Pages of rows from several sources (one per tag, each ordered by its key),
+ * merged by key; ties go to the earlier source. Each source is read `per`
+ * rows at a time, after the last key it handed out, so memory holds about
+ * one page per source and one page of output.
+ */
+function* mergedPages<T>(
+  sources: readonly ((after: number, limit: number) => T[])[],
+  keyOf: (row: T) => number,
+  fromMs: number,
+  pageRows: number,
+): Generator<T[]> {
+  if (sources.length === 0) return;
+  const size = Math.max(1, Math.floor(pageRows));
+  const per = Math.max(64, Math.ceil(size / sources.length));
+  const cursors = sources.map((read) => ({ read, rows: [] as T[], i: 0, after: Math.ceil(fromMs) - 1, done: false }));
+  let out: T[] = [];
+  for (;;) {
+    let best: (typeof cursors)[number] | undefined;
+    let bestKey = Number.POSITIVE_INFINITY;
+    for (const c of cursors) {
+      if (c.i >= c.rows.length && !c.done) {
+        c.rows = c.read(c.after, per);
+        c.i = 0;
+        if (c.rows.length < per) c.done = true;
+        if (c.rows.length > 0) c.after = keyOf(c.rows[c.rows.length - 1]!);
+      }
+      if (c.i < c.rows.length) {
+        const key = keyOf(c.rows[c.i]!);
+        if (key < bestKey) {
+          bestKey = key;
+          best = c;
+        }
+      }
+    }
+    if (best === undefined) break;
+    out.push(best.rows[best.i++]!);
+    if (out.length >= size) {
+      yield out;
+      out = [];
+    }
+  }
+  if (out.length > 0) yield out;
 }
 
 function checkRange(fromMs: number, toMs: number): void {

@@ -552,8 +552,9 @@ export class MachineModel {
       this.enterStop(MachineState.idle, Reason.none, 'blocked', Number.POSITIVE_INFINITY);
       return;
     }
-    const jitter = 1 + this.rng.gauss(0, this.params.cycleJitter);
-    this.cycleTargetMs = Math.max(MIN_EVENT_MS, this.params.idealCycleTimeS * 1000 * Math.max(0.5, jitter));
+    // the ideal cycle is the fastest possible: real cycles are that or slower (a speed loss)
+    const slowdown = 1 + Math.abs(this.rng.gauss(0, this.params.cycleJitter));
+    this.cycleTargetMs = Math.max(MIN_EVENT_MS, this.params.idealCycleTimeS * 1000 * slowdown);
     this.cycleProgressMs = 0;
     this.cycleElapsedMs = 0;
     this.cycleActive = true;

@@ -349,6 +349,37 @@ describe('MetricsEngine: planned time and counts', () => {
     expect(r.dataQuality).toMatchObject({ rollovers: 2, resets: 1 });
   });
 
+  it('reports state changes, counter resets and rollovers as events, once each', () => {
+    const lines = [
+      {
+        id: 'L1',
+        name: 'L1',
+        area: 'a',
+        outputMachine: 'm1',
+        calendar: 'day',
+        machines: [machine('m1', { counters: { total: 'm1.total', good: 'm1.good', width: 16 } })],
+      },
+    ];
+    const engine = new MetricsEngine({ plant: plant({ lines }), origin: at(0) });
+    engine.ingestBatch([
+      good('m1.state', at(0), 1),
+      good('m1.total', at(0), 65_530),
+      good('m1.total', at(1), 4),
+      good('m1.state', at(2), 4),
+      good('m1.total', at(3), 3),
+      good('m1.state', at(4), 4), // the same state: no event
+      bad('m1.state', at(5)),
+    ]);
+    expect(engine.drainEvents()).toEqual([
+      expect.objectContaining({ kind: 'machine-state', ts: at(0), state: 'running', previous: 'offline' }),
+      { kind: 'counter-rollover', machineId: 'm1', ts: at(1), role: 'total', previous: 65_530, value: 4, counted: 10 },
+      expect.objectContaining({ kind: 'machine-state', ts: at(2), state: 'planned-stop', reason: 'break', raw: '4' }),
+      { kind: 'counter-reset', machineId: 'm1', ts: at(3), role: 'total', previous: 4, value: 3, counted: 3 },
+      expect.objectContaining({ kind: 'machine-state', ts: at(5), state: 'offline', noData: true }),
+    ]);
+    expect(engine.drainEvents()).toEqual([]);
+  });
+
   it('skips bad readings and books what the counter says after a gap at the reading, flagged', () => {
     const samples = [good('m1.state', at(0), 1)];
     for (let m = 0; m <= 10; m++) samples.push(good('m1.total', at(m), m * 60));

@@ -67,7 +67,33 @@ export interface MachineTrackerOptions {
   readonly implausibleRateFactor: number;
   /** engineering units per raw count of a counter tag (its scale), for the rollover range */
   readonly counterScale: (tagId: string) => number;
+  /** told of state changes, counter resets and rollovers, in the order they happen */
+  readonly onEvent?: (event: MachineEvent) => void;
 }
+
+/** Something worth a line in the event log (and a dot on a timeline). */
+export type MachineEvent =
+  | {
+      readonly kind: 'machine-state';
+      readonly machineId: string;
+      readonly ts: number;
+      readonly state: MachineStateName;
+      readonly previous: MachineStateName;
+      /** the state map's reason (setup, maintenance, …); the reason tag's text follows separately */
+      readonly reason: string | null;
+      readonly raw: string | null;
+      readonly noData: boolean;
+    }
+  | {
+      readonly kind: 'counter-reset' | 'counter-rollover';
+      readonly machineId: string;
+      readonly ts: number;
+      readonly role: 'total' | 'good' | 'reject';
+      readonly previous: number;
+      readonly value: number;
+      /** units counted for it: the new value after a reset, the wrapped difference after a rollover */
+      readonly counted: number;
+    };
 
 interface CurrentState {
   readonly state: MachineStateName;
@@ -126,10 +152,12 @@ export class MachineTracker {
   /** energy-class changes, oldest first; trimmed to what open energy intervals still need */
   private history: StateChange[];
   private calendarCache: { from: number; to: number; segments: readonly CalendarSegment[] } | undefined;
+  private readonly onEvent: ((event: MachineEvent) => void) | undefined;
 
   constructor(options: MachineTrackerOptions) {
     const m = options.machine;
     this.id = m.id;
+    this.onEvent = options.onEvent;
     this.lineId = options.lineId;
     this.idealCycleTimeS = m.idealCycleTimeS;
     this.unitMassKg = m.unitMassKg ?? null;
@@ -279,6 +307,16 @@ export class MachineTracker {
     }
     if (!next.noData) this.known = true;
     this.current = next;
+    this.onEvent?.({
+      kind: 'machine-state',
+      machineId: this.id,
+      ts,
+      state: next.state,
+      previous: cur.state,
+      reason: next.mappingReason,
+      raw: next.raw,
+      noData: next.noData,
+    });
     const cls = energyClassOf(next.state);
     if (this.history[this.history.length - 1]!.cls !== cls) this.history.push({ t: ts, cls });
   }
@@ -302,7 +340,19 @@ export class MachineTracker {
       }
       return;
     }
+    const previous = channel.tracker.value;
     const u = channel.tracker.update(value, ts);
+    if ((u.event === 'reset' || u.event === 'rollover') && previous !== undefined) {
+      this.onEvent?.({
+        kind: u.event === 'reset' ? 'counter-reset' : 'counter-rollover',
+        machineId: this.id,
+        ts,
+        role,
+        previous,
+        value,
+        counted: u.delta,
+      });
+    }
     if (u.event === 'baseline') {
       channel.interrupted = false;
       channel.offlineEpoch = this.offlineEpoch;

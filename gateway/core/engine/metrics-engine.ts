@@ -10,7 +10,7 @@
  * samples (with or without advances) rebuilds the live state.
  */
 import { ShiftCalendar } from '../calendar/shift-calendar.js';
-import { type Accumulator, cloneAccumulator, emptyAccumulator } from '../metrics/accumulator.js';
+import { type Accumulator, addInto, cloneAccumulator, emptyAccumulator } from '../metrics/accumulator.js';
 import { CarbonFactors } from '../metrics/carbon-factors.js';
 import {
   type LineParams,
@@ -30,8 +30,8 @@ import {
   type PlantModel,
 } from '../model.js';
 import { EnergyChannel } from './energy-channel.js';
-import { type MachineStatus, MachineTracker } from './machine-tracker.js';
-import { MinuteStore, windowTarget } from './minute-store.js';
+import { type MachineEvent, type MachineStatus, MachineTracker } from './machine-tracker.js';
+import { type BookTarget, MinuteStore, windowTarget } from './minute-store.js';
 import { resolveWindow, type WindowSpec } from './windows.js';
 
 export interface MetricsEngineOptions {
@@ -54,6 +54,13 @@ export interface MetricsEngineOptions {
   readonly implausibleRateFactor?: number;
   /** rejects this long after running resumes from a real stop are start-up rejects; default 600 s */
   readonly startupWindowS?: number;
+  /**
+   * Minutes the engine does not hold (before its origin, or older than
+   * `retainMinutes`), summed over `[from, to)`: persisted rollups. Windows
+   * reaching that far back add them in; without it they start at the
+   * engine's memory.
+   */
+  readonly olderMinutes?: (entity: EntityRef, from: number, to: number) => Accumulator | null;
 }
 
 /** One closed minute of one entity, for persisting as a rollup. */
@@ -70,6 +77,8 @@ export interface EngineStats {
   readonly unusedSamples: number;
   /** samples without a finite timestamp */
   readonly rejectedSamples: number;
+  /** events dropped because nobody drained them */
+  readonly eventsDropped: number;
 }
 
 interface LineEntry {
@@ -100,6 +109,9 @@ const DEFAULTS = {
   startupWindowS: 600,
 } as const;
 
+/** events held between two `drainEvents` calls at most */
+const MAX_EVENTS = 10_000;
+
 /** history is trimmed once it holds this many state changes */
 const HISTORY_TRIM_AT = 64;
 
@@ -110,6 +122,7 @@ export class MetricsEngine {
   private readonly counterGapMs: number;
   private readonly implausibleRateFactor: number;
   private readonly startupWindowMs: number;
+  private readonly olderMinutes: MetricsEngineOptions['olderMinutes'];
   private readonly tagInfo = new Map<string, { type: string | undefined; scale: number }>();
   private readonly lines = new Map<string, LineEntry>();
   private readonly machines = new Map<string, MachineEntry>();
@@ -119,7 +132,8 @@ export class MetricsEngine {
   private timeTs: number | undefined;
   private drainedUntil: number | undefined;
   private prunedAt = Number.NEGATIVE_INFINITY;
-  private readonly counts = { samples: 0, unusedSamples: 0, rejectedSamples: 0 };
+  private readonly counts = { samples: 0, unusedSamples: 0, rejectedSamples: 0, eventsDropped: 0 };
+  private events: MachineEvent[] = [];
 
   constructor(options: MetricsEngineOptions) {
     this.plant = options.plant;
@@ -138,6 +152,7 @@ export class MetricsEngine {
       DEFAULTS.implausibleRateFactor,
     );
     this.startupWindowMs = positive('startupWindowS', options.startupWindowS, DEFAULTS.startupWindowS) * 1000;
+    this.olderMinutes = options.olderMinutes;
     this.policy = {
       oeeCap: this.plant.oeeCap,
       setupCountsAs: options.setupCountsAs ?? 'planned',
@@ -235,6 +250,7 @@ export class MetricsEngine {
     const latest = Math.max(...machines.map((m) => m.tracker.time));
     const end = Math.max(win.from, Math.min(win.to, Math.max(now, latest)));
     const lineAcc = line.store.sumInto(emptyAccumulator(), Math.max(win.from, this.retainedFrom()), end);
+    this.addOlder(entity, win.from, end, lineAcc);
     line.meter?.project(end, windowTarget(lineAcc, win.from, end));
     const lineParams: LineParams = {
       id: line.config.id,
@@ -249,6 +265,25 @@ export class MetricsEngine {
       machines.map((m) => ({ acc: this.machineWindow(m, win.from, end), params: m.params })),
       this.policy,
     );
+  }
+
+  /**
+   * State changes, counter resets and rollovers since the last call, oldest
+   * first. At most MAX_EVENTS are held between calls; older ones beyond that
+   * are dropped and counted in `stats.eventsDropped`.
+   */
+  drainEvents(): MachineEvent[] {
+    const out = this.events;
+    this.events = [];
+    return out;
+  }
+
+  private record(event: MachineEvent): void {
+    if (this.events.length >= MAX_EVENTS) {
+      this.events.shift();
+      this.counts.eventsDropped++;
+    }
+    this.events.push(event);
   }
 
   /**
@@ -274,6 +309,43 @@ export class MetricsEngine {
       }
     }
     this.drainedUntil = until;
+    return out.sort((a, b) => a.minute - b.minute);
+  }
+
+  /**
+   * The minutes not handed out yet, up to the engine's time, as a snapshot
+   * shows them (an undecided stop as a minor stop): what a stop persists, so
+   * that what is known is kept. They stay open: a run that replays them later
+   * hands them out again, whole.
+   */
+  openMinutes(): MinuteRollup[] {
+    if (!this.started) return [];
+    const from = this.drainedUntil!;
+    const end = this.timeTs!;
+    const out: MinuteRollup[] = [];
+    const collect = (entity: EntityRef, store: MinuteStore, project: (target: BookTarget) => void) => {
+      const minutes = new Map<number, Accumulator>();
+      for (const [minute, acc] of store.between(from, end)) minutes.set(minute, cloneAccumulator(acc));
+      project((minute) => {
+        if (minute < from || minute >= end) return undefined;
+        let acc = minutes.get(minute);
+        if (acc === undefined) {
+          acc = emptyAccumulator();
+          minutes.set(minute, acc);
+        }
+        return acc;
+      });
+      for (const [minute, acc] of minutes) out.push({ entity, minute, acc });
+    };
+    for (const [id, line] of this.lines) {
+      collect({ type: 'line', id }, line.store, (target) => line.meter?.project(end, target));
+    }
+    for (const [id, m] of this.machines) {
+      collect({ type: 'machine', id }, m.store, (target) => {
+        m.tracker.project(end, target);
+        m.meter?.project(end, target);
+      });
+    }
     return out.sort((a, b) => a.minute - b.minute);
   }
 
@@ -306,8 +378,19 @@ export class MetricsEngine {
     return floorMinute(this.timeTs ?? Number.NEGATIVE_INFINITY) - this.retainMs;
   }
 
+  /** Adds the persisted minutes of `[from, end)` the engine does not hold (before its memory starts). */
+  private addOlder(entity: EntityRef, from: number, end: number, acc: Accumulator): void {
+    if (this.olderMinutes === undefined || this.originTs === undefined) return;
+    const memoryFrom = Math.max(this.retainedFrom(), floorMinute(this.originTs));
+    const to = Math.min(memoryFrom, end);
+    if (to <= from) return;
+    const older = this.olderMinutes(entity, from, to);
+    if (older !== null) addInto(acc, older);
+  }
+
   private machineWindow(m: MachineEntry, from: number, end: number): Accumulator {
     const acc = m.store.sumInto(emptyAccumulator(), Math.max(from, this.retainedFrom()), end);
+    this.addOlder({ type: 'machine', id: m.params.id }, from, end, acc);
     const target = windowTarget(acc, from, end);
     m.tracker.project(end, target);
     m.meter?.project(end, target);
@@ -413,6 +496,7 @@ export class MetricsEngine {
           counterGapMs: this.counterGapMs,
           implausibleRateFactor: this.implausibleRateFactor,
           counterScale: (tagId) => this.tagInfo.get(tagId)?.scale ?? 1,
+          onEvent: (event) => this.record(event),
         });
         const m: MachineEntry = {
           tracker,

@@ -151,3 +151,25 @@ export function sumAccumulators(list: Iterable<Accumulator>): Accumulator {
   for (const a of list) addInto(acc, a);
   return acc;
 }
+
+/**
+ * An accumulator read back from storage. Unknown fields are ignored and
+ * missing or non-finite ones count as 0, so rollups written by an older
+ * version still add up; null when `value` is not an object at all.
+ */
+export function accumulatorFromJson(value: unknown): Accumulator | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const source = value as Record<string, unknown>;
+  const acc = emptyAccumulator();
+  for (const f of NUMERIC_FIELDS) {
+    const v = source[f];
+    if (typeof v === 'number' && Number.isFinite(v)) acc[f] = v;
+  }
+  const reasons = source.reasons;
+  if (typeof reasons === 'object' && reasons !== null) {
+    for (const [key, ms] of Object.entries(reasons)) {
+      if (typeof ms === 'number' && Number.isFinite(ms)) acc.reasons[key] = ms;
+    }
+  }
+  return acc;
+}

@@ -1,0 +1,460 @@
+/**
+ * `GET /metrics`: the gateway's health in the Prometheus text format, for a
+ * Prometheus server (or anything that scrapes that format).
+ *
+ * Everything is read when scraped, nothing in between: one `health()` and one
+ * `counters()` call per scrape, shared by every metric of that scrape, so the
+ * numbers of one scrape belong together. Driver, store and hub counters are
+ * cumulative since the gateway started, so they are Prometheus counters; a
+ * restart resets them, which `rate()` reads as a counter reset.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry, validateMetricName } from 'prom-client';
+import type { LiveHubCounters } from './contract.js';
+import type { DeviceHealth, HealthReport, ServerDeps } from './ports.js';
+
+export const METRICS_PATH = '/metrics';
+
+/** What one scrape reads. */
+export interface ScrapeFrame {
+  readonly report: HealthReport;
+  readonly liveHub: LiveHubCounters;
+}
+
+type DeviceLabel = 'device' | 'protocol';
+type Labels<L extends string> = Partial<Record<L, string | number>>;
+type Fill<L extends string> = (frame: ScrapeFrame, put: (labels: Labels<L>, value: number) => void) => void;
+
+/** The states drivers report, plus `failed` for a device the gateway could not build. */
+export const DEVICE_STATES: readonly string[] = [
+  'idle',
+  'connecting',
+  'connected',
+  'disconnected',
+  'stopped',
+  'failed',
+];
+
+/**
+ * Driver counters with their metric names. `errors` is not among them: its
+ * split by kind is `greenline_device_errors_total{kind}`, whose sum it is.
+ * A counter not listed here is exported as `greenline_device_<snake_case>_total`.
+ */
+export const DEVICE_COUNTERS: Readonly<Record<string, { readonly name: string; readonly help: string }>> = {
+  requests: {
+    name: 'greenline_device_requests_total',
+    help: 'Requests sent to the device (Modbus reads, OPC UA service calls, MQTT subscribe and publish requests).',
+  },
+  timeouts: {
+    name: 'greenline_device_timeouts_total',
+    help: 'Requests that got no answer in time (also counted in greenline_device_errors_total).',
+  },
+  reconnects: { name: 'greenline_device_reconnects_total', help: 'Connection attempts after the first one.' },
+  overruns: {
+    name: 'greenline_device_poll_overruns_total',
+    help: 'Poll cycles skipped because the previous one was still running.',
+  },
+  samples: { name: 'greenline_device_samples_total', help: 'Samples the driver emitted, of any quality.' },
+  messages: { name: 'greenline_device_messages_total', help: "MQTT messages received on the tags' subscriptions." },
+  dropped: {
+    name: 'greenline_device_messages_dropped_total',
+    help: 'MQTT messages dropped unread because they were larger than maxPayloadBytes.',
+  },
+  decodeErrors: {
+    name: 'greenline_device_decode_errors_total',
+    help: 'Payloads or values that did not decode (also counted in greenline_device_errors_total).',
+  },
+  seqGaps: {
+    name: 'greenline_device_sparkplug_seq_gaps_total',
+    help: 'Sparkplug B sequence number gaps (also counted in greenline_device_errors_total).',
+  },
+  rebirthRequests: {
+    name: 'greenline_device_sparkplug_rebirth_requests_total',
+    help: 'Sparkplug B rebirth requests (NCMD) published.',
+  },
+  badStatus: {
+    name: 'greenline_device_bad_status_total',
+    help: 'OPC UA values the server sent with a Bad status code.',
+  },
+  itemsRefused: {
+    name: 'greenline_device_items_refused_total',
+    help: 'OPC UA monitored items the server refused (unknown node id, not a variable, ...).',
+  },
+  pathsUnresolved: {
+    name: 'greenline_device_paths_unresolved_total',
+    help: 'OPC UA tags whose browse path or namespace did not resolve to a node.',
+  },
+  filterFallbacks: {
+    name: 'greenline_device_filter_fallbacks_total',
+    help: 'OPC UA tags whose deadband filter the server refused; they run without it.',
+  },
+  certificateRejections: {
+    name: 'greenline_device_certificate_rejections_total',
+    help: 'OPC UA connection attempts refused over the server certificate.',
+  },
+};
+
+const ERRORS_COUNTER = 'errors';
+
+/** `decodeErrors` → `decode_errors`; characters a metric name cannot hold become `_`. */
+export function snakeCase(key: string): string {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9_]/g, '_')
+    .toLowerCase();
+}
+
+interface BucketSample {
+  readonly labels: Record<string, string | number>;
+  readonly sharedLabels: Record<string, string | number>;
+  readonly value: number;
+  readonly metricName: string;
+}
+
+/**
+ * A histogram whose buckets arrive whole (a driver's cumulative snapshot in
+ * ms) rather than through `observe`. prom-client formats the text exposition
+ * from `getForPromString` when a metric has one (its own Histogram does), and
+ * builds `get()` on it as well, so overriding it is the one place to feed it.
+ */
+class SnapshotHistogram extends Histogram<DeviceLabel> {
+  constructor(
+    private readonly metricName: string,
+    private readonly helpText: string,
+    registry: Registry,
+    private readonly frame: () => ScrapeFrame,
+    private readonly onInvalid: (device: DeviceHealth) => void,
+  ) {
+    super({ name: metricName, help: helpText, labelNames: ['device', 'protocol'], registers: [registry] });
+  }
+
+  async getForPromString() {
+    const values: BucketSample[] = [];
+    for (const d of this.frame().report.devices) {
+      const h = d.latencyMs;
+      if (!h) continue;
+      if (!isHistogram(h)) {
+        this.onInvalid(d);
+        continue;
+      }
+      const labels = deviceLabels(d);
+      const bucket = (le: string | number, value: number) =>
+        values.push({ labels: { ...labels, le }, sharedLabels: {}, value, metricName: `${this.metricName}_bucket` });
+      for (let i = 0; i < h.buckets.length; i++) bucket(h.buckets[i]! / 1000, h.counts[i]!);
+      bucket('+Inf', h.count);
+      values.push({ labels, sharedLabels: {}, value: h.sum / 1000, metricName: `${this.metricName}_sum` });
+      values.push({ labels, sharedLabels: {}, value: h.count, metricName: `${this.metricName}_count` });
+    }
+    return { name: this.metricName, help: this.helpText, type: 'histogram', values, aggregator: 'sum' };
+  }
+}
+
+/** bounds ascending and finite, one cumulative count per bound, never decreasing, none above the total */
+function isHistogram(h: NonNullable<DeviceHealth['latencyMs']>): boolean {
+  if (h.buckets.length !== h.counts.length || !(h.count >= 0) || !Number.isFinite(h.sum)) return false;
+  for (let i = 0; i < h.buckets.length; i++) {
+    const bound = h.buckets[i]!;
+    const n = h.counts[i]!;
+    if (!Number.isFinite(bound) || (i > 0 && bound <= h.buckets[i - 1]!)) return false;
+    if (!(n >= 0) || n > h.count || (i > 0 && n < h.counts[i - 1]!)) return false;
+  }
+  return true;
+}
+
+const deviceLabels = (d: DeviceHealth): Record<DeviceLabel, string> => ({ device: d.id, protocol: d.protocol });
+
+/**
+ * prom-client's gauges named like counters. Prometheus' linter refuses them;
+ * each is the sum of the per-type gauge of the same name without `_total`.
+ */
+const MISNAMED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
+
+/**
+ * Node's process metrics describe the process, not a server: one set per
+ * process, on a registry of their own (never prom-client's global one), made
+ * at the first scrape so that building a server starts nothing.
+ */
+let processRegistry: Registry | null = null;
+function processMetrics(): Registry {
+  if (processRegistry === null) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+    for (const name of MISNAMED_DEFAULT_METRICS) processRegistry.removeSingleMetric(name);
+  }
+  return processRegistry;
+}
+
+export class PrometheusExporter {
+  private readonly registry = new Registry();
+  /** the frame of the scrape under way; collect callbacks read it */
+  private frame: ScrapeFrame | null = null;
+  /** metric name → its counter, for the driver counters */
+  private readonly deviceCounters = new Map<string, Counter<DeviceLabel>>();
+  /** driver counter key → metric name, or null for one that cannot be exported */
+  private readonly counterNames = new Map<string, string | null>();
+  /** devices whose latency histogram was left out, so each is logged once */
+  private readonly invalidHistograms = new Set<string>();
+
+  constructor(
+    private readonly read: () => ScrapeFrame,
+    private readonly log: ServerDeps['log'],
+  ) {
+    this.gauge(
+      'greenline_start_time_seconds',
+      'When the gateway started, seconds since the Unix epoch.',
+      [],
+      (f, put) => put({}, f.report.startedAt / 1000),
+    );
+    this.gauge('greenline_uptime_seconds', 'Seconds since the gateway started.', [], (f, put) =>
+      put({}, Math.max(0, f.report.now - f.report.startedAt) / 1000),
+    );
+
+    this.gauge(
+      'greenline_device_connected',
+      '1 while the device is connected, else 0.',
+      ['device', 'protocol'],
+      (f, put) => {
+        for (const d of f.report.devices) put(deviceLabels(d), d.state === 'connected' ? 1 : 0);
+      },
+    );
+    this.gauge(
+      'greenline_device_state',
+      `Connection state of the device: 1 for the state it is in, 0 for the others (${DEVICE_STATES.join(', ')}).`,
+      ['device', 'protocol', 'state'],
+      (f, put) => {
+        for (const d of f.report.devices) {
+          const states = DEVICE_STATES.includes(d.state) ? DEVICE_STATES : [...DEVICE_STATES, d.state];
+          for (const state of states) put({ ...deviceLabels(d), state }, state === d.state ? 1 : 0);
+        }
+      },
+    );
+    this.gauge(
+      'greenline_device_last_good_read_timestamp_seconds',
+      'Time of the newest good value from the device, seconds since the Unix epoch; absent before the first one.',
+      ['device', 'protocol'],
+      (f, put) => {
+        for (const d of f.report.devices) if (d.lastGoodTs !== null) put(deviceLabels(d), d.lastGoodTs / 1000);
+      },
+    );
+    this.gauge(
+      'greenline_device_last_good_read_age_seconds',
+      'Seconds since the newest good value from the device; absent before the first one.',
+      ['device', 'protocol'],
+      (f, put) => {
+        for (const d of f.report.devices) {
+          if (d.lastGoodTs !== null) put(deviceLabels(d), Math.max(0, f.report.now - d.lastGoodTs) / 1000);
+        }
+      },
+    );
+    this.counter(
+      'greenline_device_errors_total',
+      'Device failures by kind (connect, disconnected, timeout, exception-N, protocol, decode, ...); their sum is every error of the device.',
+      ['device', 'protocol', 'kind'],
+      (f, put) => {
+        for (const d of f.report.devices) {
+          const byKind: Record<string, number> = { ...d.errorsByKind };
+          let classified = 0;
+          for (const n of Object.values(byKind)) if (Number.isFinite(n)) classified += n;
+          // errors counted without a kind go to `other`, so the kinds still add up to the device's errors
+          const rest = (d.counters[ERRORS_COUNTER] ?? 0) - classified;
+          if (rest > 0) byKind.other = (byKind.other ?? 0) + rest;
+          for (const [kind, n] of Object.entries(byKind)) put({ ...deviceLabels(d), kind }, n);
+        }
+      },
+    );
+    for (const key of Object.keys(DEVICE_COUNTERS)) this.counterName(key);
+    new SnapshotHistogram(
+      'greenline_device_request_duration_seconds',
+      'Request round trips to the device, answers only (Modbus reads, OPC UA service calls, MQTT connect and subscribe).',
+      this.registry,
+      () => this.current(),
+      (d) => {
+        if (this.invalidHistograms.has(d.id)) return;
+        this.invalidHistograms.add(d.id);
+        this.log.warn({ device: d.id }, 'latency histogram left out of /metrics: its buckets do not add up');
+      },
+    );
+
+    this.counter('greenline_store_samples_written_total', 'Samples written to the store.', [], (f, put) =>
+      put({}, f.report.store.samplesWritten),
+    );
+    this.gauge('greenline_store_pending_rows', 'Rows waiting to be written to the store.', [], (f, put) =>
+      put({}, f.report.store.pendingRows),
+    );
+    this.counter(
+      'greenline_store_dropped_rows_total',
+      'Rows the store dropped: its buffer was full while writes failed, or it was stopped.',
+      [],
+      (f, put) => put({}, f.report.store.dropped),
+    );
+    this.gauge(
+      'greenline_store_error',
+      '1 while the store reports an error (its last write or clean-up failed), else 0.',
+      [],
+      (f, put) => put({}, f.report.store.lastError === null ? 0 : 1),
+    );
+
+    this.counter(
+      'greenline_pipeline_samples_received_total',
+      'Samples handed to the pipeline by the drivers, rejected ones included.',
+      [],
+      (f, put) => put({}, f.report.pipeline.samplesIn),
+    );
+    this.counter(
+      'greenline_pipeline_samples_rejected_total',
+      'Samples the pipeline rejected: unknown tag ids and malformed samples.',
+      [],
+      (f, put) => put({}, f.report.pipeline.rejected),
+    );
+
+    this.gauge('greenline_sink_backlog', 'Points waiting to be sent by the sink.', ['sink'], (f, put) => {
+      for (const s of f.report.sinks) put({ sink: s.name }, s.backlog);
+    });
+    this.gauge('greenline_sink_error', '1 while the sink reports an error, else 0.', ['sink'], (f, put) => {
+      for (const s of f.report.sinks) put({ sink: s.name }, s.lastError === null ? 0 : 1);
+    });
+
+    this.gauge('greenline_live_clients', 'Dashboards connected to the live WebSocket now.', [], (f, put) =>
+      put({}, f.liveHub.clients),
+    );
+    this.counter('greenline_live_messages_sent_total', 'Messages sent to live clients.', [], (f, put) =>
+      put({}, f.liveHub.messagesSent),
+    );
+    this.counter(
+      'greenline_live_skipped_slow_total',
+      'Flushes skipped because a client was not reading fast enough (its values were coalesced, not lost).',
+      [],
+      (f, put) => put({}, f.liveHub.skippedSlow),
+    );
+    this.counter(
+      'greenline_live_bad_messages_total',
+      'Client messages refused (invalid JSON, unknown type, bad fields).',
+      [],
+      (f, put) => put({}, f.liveHub.badMessages),
+    );
+    this.counter(
+      'greenline_live_clients_terminated_total',
+      'Live clients closed because they missed a ping.',
+      [],
+      (f, put) => put({}, f.liveHub.terminated),
+    );
+  }
+
+  /** `text/plain; version=0.0.4; charset=utf-8` */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text of every metric, read now. */
+  async scrape(): Promise<string> {
+    const frame = this.read();
+    for (const d of frame.report.devices) for (const key of Object.keys(d.counters)) this.counterName(key);
+    this.frame = frame;
+    let own: Promise<string>;
+    try {
+      // every collect callback runs synchronously inside this call, so the frame is theirs alone
+      own = this.registry.metrics();
+    } finally {
+      this.frame = null;
+    }
+    const [gateway, node] = await Promise.all([own, processMetrics().metrics()]);
+    return `${gateway}\n${node}`;
+  }
+
+  private current(): ScrapeFrame {
+    return this.frame ?? this.read();
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[], fill: Fill<L>): void {
+    const exporter = this;
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        fill(exporter.current(), (labels, value) => this.set(labels, value));
+      },
+    });
+  }
+
+  /** A counter set from cumulative numbers at each scrape; negative or non-finite numbers are left out. */
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[], fill: Fill<L>): void {
+    const exporter = this;
+    new Counter<L>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        fill(exporter.current(), (labels, value) => {
+          if (Number.isFinite(value) && value >= 0) this.inc(labels, value);
+        });
+      },
+    });
+  }
+
+  /** The metric name of a driver counter, registering its counter the first time it is seen. */
+  private counterName(key: string): string | null {
+    const known = this.counterNames.get(key);
+    if (known !== undefined) return known;
+    let name: string | null = null;
+    if (key !== ERRORS_COUNTER) {
+      const listed = Object.hasOwn(DEVICE_COUNTERS, key) ? DEVICE_COUNTERS[key] : undefined;
+      const candidate = listed?.name ?? `greenline_device_${snakeCase(key)}_total`;
+      const taken = this.registry.getSingleMetric(candidate) !== undefined && !this.deviceCounters.has(candidate);
+      if (validateMetricName(candidate) && !taken) {
+        name = candidate;
+        if (!this.deviceCounters.has(name)) this.registerDeviceCounter(name, listed?.help ?? `Driver counter ${key}.`);
+      } else {
+        this.log.warn(
+          { counter: key, metric: candidate },
+          'driver counter left out of /metrics: its name is not usable',
+        );
+      }
+    }
+    this.counterNames.set(key, name);
+    return name;
+  }
+
+  private registerDeviceCounter(name: string, help: string): void {
+    const exporter = this;
+    const counter = new Counter<DeviceLabel>({
+      name,
+      help,
+      labelNames: ['device', 'protocol'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const d of exporter.current().report.devices) {
+          // several keys may share a name (`fooBar`, `foo_bar`): their numbers add up
+          for (const [key, value] of Object.entries(d.counters)) {
+            if (exporter.counterNames.get(key) !== name || !Number.isFinite(value) || value < 0) continue;
+            this.inc(deviceLabels(d), value);
+          }
+        }
+      },
+    });
+    this.deviceCounters.set(name, counter);
+  }
+}
+
+/** Serves `GET /metrics` from the server's health report and live hub, read at each scrape. */
+export function registerPrometheusRoute(
+  app: FastifyInstance,
+  deps: Pick<ServerDeps, 'health' | 'log'>,
+  hub: { counters(): LiveHubCounters },
+): PrometheusExporter {
+  const exporter = new PrometheusExporter(() => ({ report: deps.health(), liveHub: hub.counters() }), deps.log);
+  app.get(METRICS_PATH, async (_req, reply) => {
+    const text = await exporter.scrape();
+    return reply.header('content-type', exporter.contentType).header('cache-control', 'no-store').send(text);
+  });
+  return exporter;
+}
