@@ -311,6 +311,51 @@ export class PrometheusExporter {
       (f, put) => put({}, f.report.pipeline.rejected),
     );
 
+    this.gauge(
+      'greenline_metrics_ready',
+      '1 once the metrics core is rebuilt from the store and serving, else 0.',
+      [],
+      (f, put) => {
+        if (f.report.metrics) put({}, f.report.metrics.ready ? 1 : 0);
+      },
+    );
+    this.counter('greenline_metrics_samples_total', 'Samples the metrics core computed with.', [], (f, put) => {
+      if (f.report.metrics) put({}, f.report.metrics.samples);
+    });
+    this.counter(
+      'greenline_metrics_rollups_persisted_total',
+      'Per-minute machine and line rollups written to the store.',
+      [],
+      (f, put) => {
+        if (f.report.metrics) put({}, f.report.metrics.minutesPersisted);
+      },
+    );
+    this.counter(
+      'greenline_metrics_events_total',
+      'Machine state changes, counter resets and rollovers logged.',
+      [],
+      (f, put) => {
+        if (f.report.metrics) put({}, f.report.metrics.events);
+      },
+    );
+    this.counter(
+      'greenline_metrics_errors_total',
+      'Failures inside the metrics core (contained; samples still reach the store).',
+      [],
+      (f, put) => {
+        if (f.report.metrics) put({}, f.report.metrics.errors);
+      },
+    );
+    this.gauge(
+      'greenline_metrics_rebuild_duration_seconds',
+      'How long the last rebuild from the store took.',
+      [],
+      (f, put) => {
+        const ms = f.report.metrics?.rebuild.durationMs;
+        if (ms !== undefined && ms !== null) put({}, ms / 1000);
+      },
+    );
+
     this.gauge('greenline_sink_backlog', 'Points waiting to be sent by the sink.', ['sink'], (f, put) => {
       for (const s of f.report.sinks) put({ sink: s.name }, s.backlog);
     });
