@@ -187,6 +187,12 @@ function brokerDevice(now: number): DeviceHealth {
 }
 
 const GREENLINE_TYPES: Record<string, string> = {
+  greenline_metrics_ready: 'gauge',
+  greenline_metrics_samples_total: 'counter',
+  greenline_metrics_rollups_persisted_total: 'counter',
+  greenline_metrics_events_total: 'counter',
+  greenline_metrics_errors_total: 'counter',
+  greenline_metrics_rebuild_duration_seconds: 'gauge',
   greenline_start_time_seconds: 'gauge',
   greenline_uptime_seconds: 'gauge',
   greenline_device_connected: 'gauge',
