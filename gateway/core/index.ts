@@ -100,3 +100,10 @@ export {
   type MappedState,
   StateMapper,
 } from './signals/machine-state.js';
+export {
+  BASELINE_MIN_POINTS,
+  type BaselinePoint,
+  type EnergyBaseline,
+  expectedKwh,
+  fitEnergyBaseline,
+} from './metrics/baseline.js';

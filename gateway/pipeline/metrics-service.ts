@@ -31,6 +31,10 @@ import {
   MetricsEngine,
   type MetricsRecord,
   type MinuteRollup,
+  type BaselinePoint,
+  type EnergyBaseline,
+  expectedKwh,
+  fitEnergyBaseline,
   ShiftCalendar,
   startOfLocalDay,
   type WindowSpec,
@@ -88,6 +92,30 @@ export interface MetricsOutput {
   readonly minutes: readonly { readonly entity: EntityRef; readonly minute: number; readonly record: MetricsRecord }[];
   /** state changes, counter resets and rollovers, oldest first */
   readonly events: readonly MachineEvent[];
+}
+
+/** The energy baseline of a line (ISO 50006) and how the current shift compares with it. */
+export interface BaselineReport {
+  readonly lineId: string;
+  /** the history fitted: [from, to), in periods of periodMs */
+  readonly from: number;
+  readonly to: number;
+  readonly periodMs: number;
+  /** periods used, and periods left out (no data for most of it, energy across a data gap, no meter reading) */
+  readonly used: number;
+  readonly excluded: number;
+  /** null with too few usable periods or no spread in production */
+  readonly model: EnergyBaseline | null;
+  /** the current shift against the model; null without a model or a shift */
+  readonly current: {
+    readonly from: number;
+    readonly asOf: number;
+    readonly actualKwh: number;
+    readonly expectedKwh: number;
+    readonly good: number;
+    /** energy performance indicator: actual / expected (below 1 is better than the baseline) */
+    readonly enpi: number | null;
+  } | null;
 }
 
 export interface MetricsServiceStats {
@@ -229,7 +257,15 @@ export class MetricsService {
     };
     this.contain('rebuild', () => {
       const seedFrom = origin - (this.options.seedMaxAgeMs ?? 10 * 60_000);
-      ingestStored(store.latestBefore(tags, origin).filter((s) => s.ts >= seedFrom));
+      // a tag read exactly at the origin starts from that reading: what a counter or meter
+      // gained before it belongs before the origin
+      const atOrigin = new Set(
+        store
+          .latestBefore(tags, origin + 1)
+          .filter((s) => s.ts === origin)
+          .map((s) => s.tagId),
+      );
+      ingestStored(store.latestBefore(tags, origin).filter((s) => s.ts >= seedFrom && !atOrigin.has(s.tagId)));
     });
     for (let from = origin; from <= started && !this.stopped; from += slice) {
       const to = Math.min(from + slice - 1, started);
@@ -319,6 +355,50 @@ export class MetricsService {
   snapshot(entity: EntityRef, window: WindowSpec, now: number): MetricsRecord | null {
     if (this.engine === null) return null;
     return this.engine.snapshot(entity, window, Math.max(now, this.engine.time ?? now));
+  }
+
+  /**
+   * Fits E = c + m·units on the line's past hours (its own meter, its good
+   * units) over `days` days before the current hour. An hour counts when it
+   * is an operating hour with data: covered for at least 90 %, offline or
+   * without data for at most 10 %, energy measured (above 0) and none of it
+   * across a data gap.
+   */
+  baseline(lineId: string, days: number, now: number): BaselineReport | null {
+    if (this.engine === null) return null;
+    const entity: EntityRef = { type: 'line', id: lineId };
+    const to = Math.floor(now / HOUR_MS) * HOUR_MS;
+    const from = to - Math.round(days * 24) * HOUR_MS;
+    const points: BaselinePoint[] = [];
+    let excluded = 0;
+    for (let t = from; t < to; t += HOUR_MS) {
+      const r = this.engine.snapshot(entity, { kind: 'range', from: t, to: t + HOUR_MS }, now);
+      const usable =
+        r !== null &&
+        r.kwh !== null &&
+        r.kwh > 0 &&
+        r.good !== null &&
+        r.elapsedMs >= 0.9 * HOUR_MS &&
+        r.states.offline <= 0.1 * HOUR_MS &&
+        r.dataQuality.gapKwh === 0;
+      if (usable) points.push({ units: r.good!, kwh: r.kwh! });
+      else excluded++;
+    }
+    const model = fitEnergyBaseline(points);
+    let current: BaselineReport['current'] = null;
+    const shift = this.engine.snapshot(entity, { kind: 'current-shift' }, now);
+    if (model !== null && shift !== null && shift.kwh !== null && shift.good !== null) {
+      const expected = expectedKwh(model, shift.elapsedMs / HOUR_MS, shift.good);
+      current = {
+        from: shift.window.from,
+        asOf: shift.window.asOf,
+        actualKwh: shift.kwh,
+        expectedKwh: expected,
+        good: shift.good,
+        enpi: expected > 0 ? shift.kwh / expected : null,
+      };
+    }
+    return { lineId, from, to, periodMs: HOUR_MS, used: points.length, excluded, model, current };
   }
 
   machineStatus(machineId: string): MachineStatus | null {

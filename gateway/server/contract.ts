@@ -269,6 +269,40 @@ export interface MetricsSeriesResponse {
   readonly points: readonly MetricsPoint[];
 }
 
+/**
+ * GET /api/metrics/line/:id/baseline?days=…: the line's energy baseline
+ * (ISO 50006), E = c + m·units fitted on its past hours, and the current
+ * shift against it.
+ */
+export interface BaselineResponse {
+  readonly serverTime: number;
+  readonly lineId: string;
+  readonly from: number;
+  readonly to: number;
+  readonly periodMs: number;
+  readonly used: number;
+  readonly excluded: number;
+  readonly model: {
+    /** kWh per period with nothing produced (base load) */
+    readonly intercept: number;
+    /** kWh per good unit */
+    readonly slope: number;
+    readonly r2: number | null;
+    readonly n: number;
+  } | null;
+  readonly current: {
+    readonly from: number;
+    readonly asOf: number;
+    readonly actualKwh: number;
+    readonly expectedKwh: number;
+    readonly good: number;
+    readonly enpi: number | null;
+  } | null;
+}
+
+export const BASELINE_DEFAULT_DAYS = 28;
+export const BASELINE_MAX_DAYS = 366;
+
 export const METRICS_SERIES_DEFAULT_POINTS = 240;
 export const METRICS_SERIES_MAX_POINTS = 2000;
 /** the live hub pushes metrics to a subscribed client at most this often */

@@ -8,6 +8,9 @@ import { ID_PATTERN } from '../../config/schema.js';
 import type { EntityRef } from '../core/index.js';
 import { instant } from './api-routes.js';
 import {
+  BASELINE_DEFAULT_DAYS,
+  BASELINE_MAX_DAYS,
+  type BaselineResponse,
   type EntityMetricsResponse,
   METRICS_SERIES_DEFAULT_POINTS,
   METRICS_SERIES_MAX_POINTS,
@@ -52,6 +55,18 @@ const SeriesQuery = z.strictObject({
         .min(1, 'must be at least 1')
         .max(METRICS_SERIES_MAX_POINTS, `must be at most ${METRICS_SERIES_MAX_POINTS}`),
     )
+    .optional(),
+});
+
+const BaselineParams = z.strictObject({
+  id: z.string().regex(ID_PATTERN, 'is not an id: letters, digits, ".", "_" and "-", starting with a letter'),
+});
+const BaselineQuery = z.strictObject({
+  days: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number of days')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be at least 1').max(BASELINE_MAX_DAYS, `must be at most ${BASELINE_MAX_DAYS}`))
     .optional(),
 });
 
@@ -111,6 +126,24 @@ export function registerMetricsRoutes(app: FastifyInstance, deps: ServerDeps, no
     const t = now();
     const chosen = chooseWindow(validate('query', OverviewQuery, req.query), t);
     return buildOverview(deps.config, metrics, chosen, t);
+  });
+
+  app.get('/api/metrics/line/:id/baseline', async (req): Promise<BaselineResponse> => {
+    const metrics = source();
+    const { id } = validate('params', BaselineParams, req.params);
+    const { days } = validate('query', BaselineQuery, req.query);
+    if (!names.has(`line:${id}`)) {
+      throw notFound(`no line "${id}" in the plant config; GET /api/plant lists the lines`);
+    }
+    if (metrics.baseline === undefined) {
+      throw new HttpError(503, 'GL_ERR_UNAVAILABLE', 'this gateway computes no energy baseline');
+    }
+    const t = now();
+    const report = metrics.baseline(id, days ?? BASELINE_DEFAULT_DAYS, t);
+    if (report === null) {
+      throw new HttpError(503, 'GL_ERR_UNAVAILABLE', 'metrics are being rebuilt from the store; try again shortly');
+    }
+    return { serverTime: t, ...report };
   });
 
   app.get('/api/metrics/:type/:id', async (req): Promise<EntityMetricsResponse> => {

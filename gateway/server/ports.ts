@@ -5,6 +5,7 @@
  */
 import type { PlantConfig } from '../../config/schema.js';
 import type { EntityRef, MachineStatus, MetricsRecord, WindowSpec } from '../core/index.js';
+import type { BaselineResponse } from './contract.js';
 
 export type LiveQuality = 'good' | 'bad' | 'uncertain' | 'stale';
 
@@ -97,6 +98,8 @@ export interface MetricsSource {
   snapshot(entity: EntityRef, window: WindowSpec, now: number): MetricsRecord | null;
   /** a machine's state now; null before its first reading or while rebuilding */
   machineStatus(machineId: string): MachineStatus | null;
+  /** the line's energy baseline over `days` days before now; null while rebuilding */
+  baseline?(lineId: string, days: number, now: number): Omit<BaselineResponse, 'serverTime'> | null;
 }
 
 /** A stored sample as the exports read it. */
@@ -134,7 +137,12 @@ export interface ExportSource {
     pageRows?: number,
   ): Iterable<readonly ExportSampleRow[]>;
   /** minute rollups of the tags whose minute starts in the range, merged in time order (ties by tag id) */
-  rollupPages(tagIds: readonly string[], fromMs: number, toMs: number, pageRows?: number): Iterable<readonly ExportRollupRow[]>;
+  rollupPages(
+    tagIds: readonly string[],
+    fromMs: number,
+    toMs: number,
+    pageRows?: number,
+  ): Iterable<readonly ExportRollupRow[]>;
   /** the persisted per-minute metrics (`Accumulator` JSON) of one machine or line, oldest first */
   metricsPages(
     entityType: string,
