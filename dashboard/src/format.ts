@@ -59,3 +59,73 @@ export function formatAge(ageMs: number | null, t: Translate): string {
   if (h < 48) return t('age.h', { n: h });
   return t('age.d', { n: Math.floor(h / 24) });
 }
+
+const cachedFormats = new Map<string, Intl.NumberFormat>();
+function cached(key: string, make: () => Intl.NumberFormat): Intl.NumberFormat {
+  let f = cachedFormats.get(key);
+  if (!f) {
+    f = make();
+    cachedFormats.set(key, f);
+  }
+  return f;
+}
+
+/** a ratio as a percentage with one decimal: 0.8534 → "85.3%" */
+export function formatPercent(ratio: number, lang: Lang): string {
+  return cached(
+    `pct:${lang}`,
+    () => new Intl.NumberFormat(lang, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }),
+  ).format(ratio);
+}
+
+/**
+ * Three significant digits, for intensities whose magnitude depends on the
+ * product (0.0523 kWh per unit, 12.4 kWh per unit): fixed decimals would show
+ * "0.05" for one and noise for the other.
+ */
+export function formatSignificant(value: number, lang: Lang, digits = 3): string {
+  if (value === 0)
+    return cached(`int:${lang}`, () => new Intl.NumberFormat(lang, { maximumFractionDigits: 0 })).format(0);
+  return cached(
+    `sig${digits}:${lang}`,
+    () => new Intl.NumberFormat(lang, { minimumSignificantDigits: digits, maximumSignificantDigits: digits }),
+  ).format(value);
+}
+
+/** a whole count of units, grouped: 18848 → "18,848" */
+export function formatCount(value: number, lang: Lang): string {
+  return cached(`int:${lang}`, () => new Intl.NumberFormat(lang, { maximumFractionDigits: 0 })).format(value);
+}
+
+/**
+ * How long something has lasted, precise to the second for the first hour
+ * (it visibly ticks), then to the minute, then to the hour.
+ */
+export function formatDuration(ms: number, t: Translate): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return t('duration.s', { s });
+  const min = Math.floor(s / 60);
+  if (min < 60) return t('duration.ms', { m: min, s: s % 60 });
+  const h = Math.floor(min / 60);
+  if (h < 48) return t('duration.hm', { h, m: min % 60 });
+  return t('duration.dh', { d: Math.floor(h / 24), h: h % 24 });
+}
+
+/** a period in the site's time zone, the date once when both ends share it: "Sat, 1 Mar, 07:00 – 19:00" */
+export function formatPeriod(from: number, to: number, timeZone: string, lang: Lang): string {
+  const f = new Intl.DateTimeFormat(lang, {
+    timeZone,
+    weekday: 'short',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
+  return to > from ? f.formatRange(from, to) : f.format(from);
+}
+
+/** a time of day in the site's time zone: "14:32" */
+export function formatClock(ts: number, timeZone: string, lang: Lang): string {
+  return new Intl.DateTimeFormat(lang, { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ts);
+}

@@ -2,7 +2,14 @@
  * The dashboard's end of the live hub: connects, subscribes, and reconnects
  * with growing, jittered delays when the connection drops.
  */
-import { LIVE_WS_PATH, type LiveServerMessage, type LiveValue } from '../../gateway/server/contract.js';
+import {
+  LIVE_WS_PATH,
+  type LiveClientMessage,
+  type LiveServerMessage,
+  type LiveValue,
+  type MetricsOverview,
+  type MetricsWindowName,
+} from '../../gateway/server/contract.js';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting';
 
@@ -10,6 +17,8 @@ export interface LiveHandlers {
   onHello(hello: Extract<LiveServerMessage, { type: 'hello' }>): void;
   onValues(values: readonly LiveValue[]): void;
   onState(state: ConnectionState): void;
+  /** the metrics overview of the window asked for with `setMetricsWindow`, about every second */
+  onMetrics?(overview: MetricsOverview): void;
   onError?(code: string, message: string): void;
 }
 
@@ -27,6 +36,8 @@ export class LiveConnection {
   private retryTimer: number | null = null;
   private stopped = false;
   private state: ConnectionState = 'connecting';
+  /** the metrics window wanted; sent again on every new connection, since a new one starts with none */
+  private metricsWindow: MetricsWindowName | null = null;
 
   constructor(
     private readonly url: string,
@@ -46,6 +57,17 @@ export class LiveConnection {
     this.retryTimer = null;
     this.ws?.close(1000);
     this.ws = null;
+  }
+
+  /** Asks for metrics pushes of a window; null stops them. Holds across reconnects. */
+  setMetricsWindow(name: MetricsWindowName | null): void {
+    if (name === this.metricsWindow) return;
+    this.metricsWindow = name;
+    if (this.ws?.readyState === WebSocket.OPEN) this.send(this.ws, { type: 'metrics', window: name });
+  }
+
+  private send(ws: WebSocket, msg: LiveClientMessage): void {
+    ws.send(JSON.stringify(msg));
   }
 
   /** the network came back: try at once instead of waiting out the backoff */
@@ -68,7 +90,8 @@ export class LiveConnection {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.addEventListener('open', () => {
-      ws.send(JSON.stringify({ type: 'subscribe', tags: '*' }));
+      this.send(ws, { type: 'subscribe', tags: '*' });
+      if (this.metricsWindow !== null) this.send(ws, { type: 'metrics', window: this.metricsWindow });
     });
     ws.addEventListener('message', (event) => {
       if (typeof event.data !== 'string') return;
@@ -87,6 +110,9 @@ export class LiveConnection {
         case 'snapshot':
         case 'delta':
           this.handlers.onValues(msg.values);
+          break;
+        case 'metrics':
+          this.handlers.onMetrics?.(msg.overview);
           break;
         case 'error':
           this.handlers.onError?.(msg.code, msg.message);

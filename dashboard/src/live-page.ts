@@ -12,8 +12,8 @@ import type {
 } from '../../gateway/server/contract.js';
 import { h, setClass, setText } from './dom.js';
 import { formatAge, formatValue, machineState } from './format.js';
-import { LANGUAGE_NAMES, LANGUAGES, type Lang, type Translate, translateReason, translator } from './i18n.js';
-import type { ConnectionState } from './live-connection.js';
+import { type Lang, type Translate, translateReason, translator } from './i18n.js';
+import type { Page } from './shell.js';
 
 /** how long without news, in expected intervals, before a value looks old */
 const OLD_AFTER_INTERVALS = 3;
@@ -50,18 +50,12 @@ interface RowEls {
   readonly age: HTMLElement;
 }
 
-export interface LivePageOptions {
-  readonly lang: Lang;
-  readonly onLangChange: (lang: Lang) => void;
-}
-
-export class LivePage {
+export class LivePage implements Page {
+  readonly el: HTMLElement;
   private lang: Lang;
   private t: Translate;
   private plant: PlantView | null = null;
   private loadError: string | null = null;
-  private conn: ConnectionState = 'connecting';
-  private demo = false;
   /** server clock minus browser clock, so ages are right on a tablet whose clock is off */
   private clockOffsetMs = 0;
   /** the gateway re-sends unchanged values this often: a quiet value is not an old one before that */
@@ -72,16 +66,16 @@ export class LivePage {
   private readonly rows = new Map<string, RowEls>();
   private otherValues: HTMLElement | null = null;
   private summaryEl: HTMLElement | null = null;
-  private connEl: HTMLElement | null = null;
-  private staleBanner: HTMLElement | null = null;
-  private mainEl: HTMLElement | null = null;
 
-  constructor(
-    private readonly root: HTMLElement,
-    private readonly opts: LivePageOptions,
-  ) {
-    this.lang = opts.lang;
-    this.t = translator(this.lang);
+  constructor(lang: Lang) {
+    this.lang = lang;
+    this.t = translator(lang);
+    this.el = h('div', { class: 'page page-live', 'data-testid': 'page-live' });
+    this.render();
+  }
+
+  title(): string {
+    return this.t('app.title');
   }
 
   // ---------- inputs ----------
@@ -113,18 +107,9 @@ export class LivePage {
     if (!this.plant) this.render();
   }
 
-  setHello(serverTime: number, demo: boolean, heartbeatMs: number | null): void {
+  setHello(serverTime: number, heartbeatMs: number | null): void {
     this.clockOffsetMs = serverTime - Date.now();
     this.heartbeatMs = heartbeatMs ?? 0;
-    if (demo !== this.demo) {
-      this.demo = demo;
-      this.render();
-    }
-  }
-
-  setConnection(state: ConnectionState): void {
-    this.conn = state;
-    this.renderConnection();
   }
 
   applyValues(values: readonly LiveValue[]): void {
@@ -147,94 +132,32 @@ export class LivePage {
 
   // ---------- rendering ----------
 
-  private setLang(lang: Lang): void {
+  setLang(lang: Lang): void {
     if (lang === this.lang) return;
     this.lang = lang;
     this.t = translator(lang);
-    this.opts.onLangChange(lang);
     this.render();
   }
 
   private render(): void {
     const t = this.t;
-    document.documentElement.lang = this.lang;
-    document.title = this.plant ? `${t('app.title')} · ${this.plant.site.name} · greenline` : 'greenline';
     this.rows.clear();
     this.placement.clear();
     this.otherValues = null;
+    this.summaryEl = null;
 
-    this.connEl = h('div', { class: 'conn', 'data-testid': 'conn-state', role: 'status', 'aria-live': 'polite' });
-    const header = h(
-      'header',
-      { class: 'topbar' },
-      h(
-        'div',
-        { class: 'brand' },
-        h('img', { class: 'brand-mark', src: new URL('favicon.svg', document.baseURI).toString(), alt: '' }),
-        h(
-          'div',
-          { class: 'brand-text' },
-          h('span', { class: 'product' }, 'greenline'),
-          h('span', { class: 'site', 'data-testid': 'site-name' }, this.plant?.site.name ?? ''),
-        ),
-      ),
-      h('div', { class: 'topbar-tools' }, this.connEl, this.langToggle()),
-    );
-
-    const banners: HTMLElement[] = [];
-    if (this.demo) {
-      banners.push(
-        h(
-          'div',
-          { class: 'banner banner-demo', 'data-testid': 'demo-banner', role: 'note' },
-          h('span', { class: 'banner-tag' }, t('demo.tag')),
-          h('span', {}, t('demo.banner')),
-        ),
-      );
-    }
-    this.staleBanner = h(
-      'div',
-      { class: 'banner banner-stale', 'data-testid': 'stale-banner', role: 'alert' },
-      t('stale.banner'),
-    );
-    banners.push(this.staleBanner);
-
-    this.mainEl = h('main', { class: 'content' });
     if (!this.plant) {
       const text = this.loadError ? t('load.failed', { detail: this.loadError }) : t('load.loading');
-      this.mainEl.append(h('p', { class: 'placeholder', 'data-testid': 'load-state' }, text));
+      this.el.replaceChildren(h('p', { class: 'placeholder', 'data-testid': 'load-state' }, text));
     } else {
       this.summaryEl = h('div', { class: 'summary', 'data-testid': 'summary' });
-      this.mainEl.append(
+      this.el.replaceChildren(
         h('div', { class: 'page-head' }, h('h1', { 'data-testid': 'page-title' }, t('app.title')), this.summaryEl),
         ...this.renderGroups(this.plant),
       );
     }
-
-    this.root.replaceChildren(header, ...banners, this.mainEl);
-    this.renderConnection();
     for (const id of this.rows.keys()) this.updateRow(id);
     this.updateSummary();
-  }
-
-  private langToggle(): HTMLElement {
-    const group = h('div', { class: 'lang', role: 'group', 'aria-label': this.t('lang.label') });
-    for (const lang of LANGUAGES) {
-      const button = h(
-        'button',
-        {
-          type: 'button',
-          class: 'lang-option',
-          lang,
-          'aria-pressed': String(lang === this.lang),
-          'data-testid': `lang-${lang}`,
-        },
-        LANGUAGE_NAMES[lang],
-      );
-      button.addEventListener('click', () => this.setLang(lang));
-      group.append(button);
-    }
-    return group;
   }
 
   private renderGroups(plant: PlantView): HTMLElement[] {
@@ -409,19 +332,6 @@ export class LivePage {
     if (this.summaryEl.dataset.text === text) return;
     this.summaryEl.dataset.text = text;
     this.summaryEl.replaceChildren(...parts);
-  }
-
-  private renderConnection(): void {
-    if (this.connEl) {
-      this.connEl.dataset.state = this.conn;
-      this.connEl.replaceChildren(
-        h('span', { class: 'conn-dot', 'aria-hidden': 'true' }),
-        h('span', {}, this.t(`conn.${this.conn}`)),
-      );
-    }
-    const lost = this.conn === 'reconnecting';
-    if (this.staleBanner) this.staleBanner.hidden = !lost;
-    if (this.mainEl) setClass(this.mainEl, 'is-disconnected', lost);
   }
 }
 

@@ -1,11 +1,19 @@
 /**
- * Starts the dashboard: loads the plant and the live snapshot, then follows
- * changes over the live WebSocket.
+ * Starts the dashboard: the shared frame, the page the URL's hash names, the
+ * plant and live snapshot over REST, then changes over the live WebSocket
+ * (tag values for the live tags page, metrics for the overview).
  */
-import type { LiveResponse, PlantView } from '../../gateway/server/contract.js';
+import type { LiveResponse, MetricsOverview, MetricsWindowName, PlantView } from '../../gateway/server/contract.js';
 import { initialLang, saveLang } from './i18n.js';
 import { LiveConnection, liveUrl } from './live-connection.js';
 import { LivePage } from './live-page.js';
+import { loadWindow, saveWindow, shouldReplace } from './overview-model.js';
+import { OverviewPage } from './overview-page.js';
+import { parseRoute, type Route } from './router.js';
+import { Shell } from './shell.js';
+
+/** without a metrics push for this long while the overview shows, it asks over REST */
+const METRICS_FALLBACK_MS = 5000;
 
 async function getJson<T>(path: string): Promise<T> {
   const res = await fetch(new URL(path, document.baseURI), { headers: { accept: 'application/json' } });
@@ -13,14 +21,28 @@ async function getJson<T>(path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-async function loadPlant(page: LivePage): Promise<void> {
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function storage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+async function loadPlant(shell: Shell, live: LivePage, overview: OverviewPage): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const [plant, live] = await Promise.all([getJson<PlantView>('api/plant'), getJson<LiveResponse>('api/live')]);
-      page.setPlant(plant, live.tags, live.serverTime);
+      const [plant, values] = await Promise.all([getJson<PlantView>('api/plant'), getJson<LiveResponse>('api/live')]);
+      shell.setSiteName(plant.site.name);
+      live.setPlant(plant, values.tags, values.serverTime);
+      overview.setPlant(plant);
       return;
     } catch (err) {
-      page.setLoadError(err instanceof Error ? err.message : String(err));
+      live.setLoadError(errorText(err));
       await new Promise((r) => setTimeout(r, Math.min(15_000, 1000 * 2 ** attempt)));
     }
   }
@@ -29,17 +51,77 @@ async function loadPlant(page: LivePage): Promise<void> {
 async function main(): Promise<void> {
   const root = document.getElementById('app');
   if (!root) return;
-  const page = new LivePage(root, { lang: initialLang(), onLangChange: saveLang });
-  page.setLoadError(null);
-  await loadPlant(page);
+  const shell = new Shell(root, { lang: initialLang(), onLangChange: saveLang });
+  const live = new LivePage(shell.language);
 
-  const connection = new LiveConnection(liveUrl(), {
-    onHello: (hello) => page.setHello(hello.serverTime, hello.demo, hello.heartbeatMs),
-    onValues: (values) => page.applyValues(values),
-    onState: (state) => page.setConnection(state),
+  let current: MetricsOverview | null = null;
+  let lastMetricsAt = 0;
+  let route: Route = parseRoute(window.location.hash);
+  let connection: LiveConnection | null = null;
+
+  const acceptOverview = (o: MetricsOverview) => {
+    if (!shouldReplace(current, o, overview.selectedWindow)) return;
+    current = o;
+    lastMetricsAt = Date.now();
+    overview.setOverview(o);
+  };
+
+  let fetching = false;
+  const fetchOverview = async () => {
+    if (fetching) return;
+    fetching = true;
+    const wanted = overview.selectedWindow;
+    try {
+      acceptOverview(await getJson<MetricsOverview>(`api/metrics?window=${encodeURIComponent(wanted)}`));
+    } catch (err) {
+      // only worth saying while nothing is on screen; otherwise the connection state says it
+      if (current === null || current.window !== wanted) overview.setLoadError(errorText(err));
+    } finally {
+      fetching = false;
+    }
+  };
+
+  const overview = new OverviewPage({
+    lang: shell.language,
+    window: loadWindow(storage()),
+    onWindowChange: (w: MetricsWindowName) => {
+      saveWindow(storage(), w);
+      current = null;
+      connection?.setMetricsWindow(w);
+      void fetchOverview();
+    },
   });
+
+  const showRoute = () => {
+    route = parseRoute(window.location.hash);
+    shell.show(route, route === 'live' ? live : overview);
+    // metrics are pushed only while someone looks at them
+    connection?.setMetricsWindow(route === 'overview' ? overview.selectedWindow : null);
+    if (route === 'overview') void fetchOverview();
+  };
+  window.addEventListener('hashchange', showRoute);
+
+  connection = new LiveConnection(liveUrl(), {
+    onHello: (hello) => {
+      shell.setDemo(hello.demo);
+      live.setHello(hello.serverTime, hello.heartbeatMs);
+    },
+    onValues: (values) => live.applyValues(values),
+    onMetrics: acceptOverview,
+    onState: (state) => shell.setConnection(state),
+  });
+  showRoute();
+  window.setInterval(() => {
+    shell.tick();
+    if (route === 'overview' && Date.now() - lastMetricsAt > METRICS_FALLBACK_MS) {
+      lastMetricsAt = Date.now();
+      void fetchOverview();
+    }
+  }, 1000);
+
+  // the live page needs the plant before values make sense; the overview has its figures over REST meanwhile
+  await loadPlant(shell, live, overview);
   connection.start();
-  window.setInterval(() => page.tick(), 1000);
 }
 
 void main();

@@ -207,7 +207,7 @@ describe('dashboard: live tags', () => {
   });
 
   it('shows the plant with live values, quality and age', async () => {
-    await page.goto(url);
+    await page.goto(`${url}/#/live`);
     await expect.poll(() => page.getByTestId('tag-value-hall_temp').textContent()).toBe('21.50');
     expect(await page.getByTestId('site-name').textContent()).toBe('Kwun Tong Microfactory');
     expect(await page.getByTestId('page-title').textContent()).toBe('Live tags');

@@ -164,7 +164,7 @@ describe('the demo, end to end', () => {
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text());
     });
-    await page.goto(demo.url);
+    await page.goto(`${demo.url}/#/live`);
     for (const id of ['l1.imm1.barrel_temp', 'l2.cnc1.spindle_speed', 'hall.humidity', 'l1.meter.power_kw']) {
       await page
         .getByTestId(`tag-quality-${id}`)

@@ -1,0 +1,215 @@
+/**
+ * What every page shares: the header (site, page navigation, connection
+ * state, language), the demo and connection-lost banners, and the `<main>`
+ * the current page lives in.
+ */
+import { h, setClass } from './dom.js';
+import { LANGUAGE_NAMES, LANGUAGES, type Lang, type MessageKey, type Translate, translator } from './i18n.js';
+import type { ConnectionState } from './live-connection.js';
+import { ROUTES, type Route, routeHash } from './router.js';
+
+/** One page of the dashboard: it owns its element and redraws its words when the language changes. */
+export interface Page {
+  readonly el: HTMLElement;
+  setLang(lang: Lang): void;
+  /** called every second: ages and durations move on even when data does not */
+  tick(): void;
+  /** the page's name, for the window title */
+  title(): string;
+  /** the page is shown (true) or put away (false) */
+  setActive?(active: boolean): void;
+}
+
+export interface ShellOptions {
+  readonly lang: Lang;
+  readonly onLangChange: (lang: Lang) => void;
+}
+
+const NAV_LABELS: Record<Route, MessageKey> = { overview: 'nav.overview', live: 'nav.live' };
+
+export class Shell {
+  private lang: Lang;
+  private t: Translate;
+  private siteName = '';
+  private demo = false;
+  private conn: ConnectionState = 'connecting';
+  private route: Route | null = null;
+  private page: Page | null = null;
+  private readonly pages: Page[] = [];
+  private header: HTMLElement;
+  private connEl: HTMLElement | null = null;
+  private staleBanner: HTMLElement | null = null;
+  readonly main: HTMLElement;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly opts: ShellOptions,
+  ) {
+    this.lang = opts.lang;
+    this.t = translator(this.lang);
+    this.main = h('main', { class: 'content' });
+    this.header = this.renderHeader();
+    this.root.replaceChildren(this.header, ...this.renderBanners(), this.main);
+    this.renderConnection();
+  }
+
+  get language(): Lang {
+    return this.lang;
+  }
+
+  /** Shows a page (the others keep their state, out of the document). */
+  show(route: Route, page: Page): void {
+    if (!this.pages.includes(page)) this.pages.push(page);
+    if (this.page !== page) {
+      this.page?.setActive?.(false);
+      this.page = page;
+      this.main.replaceChildren(page.el);
+      page.setActive?.(true);
+    }
+    this.route = route;
+    for (const link of this.header.querySelectorAll<HTMLAnchorElement>('.nav-link')) {
+      if (link.dataset.route === route) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+    this.updateTitle();
+  }
+
+  setSiteName(name: string): void {
+    if (name === this.siteName) return;
+    this.siteName = name;
+    const el = this.header.querySelector('[data-testid="site-name"]');
+    if (el) el.textContent = name;
+    this.updateTitle();
+  }
+
+  setDemo(demo: boolean): void {
+    if (demo === this.demo) return;
+    this.demo = demo;
+    this.rerender();
+  }
+
+  setConnection(state: ConnectionState): void {
+    this.conn = state;
+    this.renderConnection();
+  }
+
+  tick(): void {
+    this.page?.tick();
+  }
+
+  /** the page's title changed (its data arrived) */
+  updateTitle(): void {
+    const page = this.page?.title();
+    document.title = [page, this.siteName, 'greenline'].filter((x) => x).join(' · ');
+  }
+
+  private setLang(lang: Lang): void {
+    if (lang === this.lang) return;
+    this.lang = lang;
+    this.t = translator(lang);
+    this.opts.onLangChange(lang);
+    this.rerender();
+    for (const page of this.pages) page.setLang(lang);
+    this.updateTitle();
+  }
+
+  private rerender(): void {
+    document.documentElement.lang = this.lang;
+    this.header = this.renderHeader();
+    if (this.route) {
+      for (const link of this.header.querySelectorAll<HTMLAnchorElement>('.nav-link')) {
+        if (link.dataset.route === this.route) link.setAttribute('aria-current', 'page');
+      }
+    }
+    this.root.replaceChildren(this.header, ...this.renderBanners(), this.main);
+    this.renderConnection();
+  }
+
+  private renderHeader(): HTMLElement {
+    const t = this.t;
+    document.documentElement.lang = this.lang;
+    this.connEl = h('div', { class: 'conn', 'data-testid': 'conn-state', role: 'status', 'aria-live': 'polite' });
+    const nav = h('nav', { class: 'nav', 'aria-label': t('nav.label') });
+    for (const route of ROUTES) {
+      nav.append(
+        h(
+          'a',
+          { class: 'nav-link', href: routeHash(route), 'data-route': route, 'data-testid': `nav-${route}` },
+          t(NAV_LABELS[route]),
+        ),
+      );
+    }
+    return h(
+      'header',
+      { class: 'topbar' },
+      h(
+        'div',
+        { class: 'brand' },
+        h('img', { class: 'brand-mark', src: new URL('favicon.svg', document.baseURI).toString(), alt: '' }),
+        h(
+          'div',
+          { class: 'brand-text' },
+          h('span', { class: 'product' }, 'greenline'),
+          h('span', { class: 'site', 'data-testid': 'site-name' }, this.siteName),
+        ),
+      ),
+      nav,
+      h('div', { class: 'topbar-tools' }, this.connEl, this.langToggle()),
+    );
+  }
+
+  private renderBanners(): HTMLElement[] {
+    const t = this.t;
+    const banners: HTMLElement[] = [];
+    if (this.demo) {
+      banners.push(
+        h(
+          'div',
+          { class: 'banner banner-demo', 'data-testid': 'demo-banner', role: 'note' },
+          h('span', { class: 'banner-tag' }, t('demo.tag')),
+          h('span', {}, t('demo.banner')),
+        ),
+      );
+    }
+    this.staleBanner = h(
+      'div',
+      { class: 'banner banner-stale', 'data-testid': 'stale-banner', role: 'alert' },
+      t('stale.banner'),
+    );
+    banners.push(this.staleBanner);
+    return banners;
+  }
+
+  private langToggle(): HTMLElement {
+    const group = h('div', { class: 'lang', role: 'group', 'aria-label': this.t('lang.label') });
+    for (const lang of LANGUAGES) {
+      const button = h(
+        'button',
+        {
+          type: 'button',
+          class: 'lang-option',
+          lang,
+          'aria-pressed': String(lang === this.lang),
+          'data-testid': `lang-${lang}`,
+        },
+        LANGUAGE_NAMES[lang],
+      );
+      button.addEventListener('click', () => this.setLang(lang));
+      group.append(button);
+    }
+    return group;
+  }
+
+  private renderConnection(): void {
+    if (this.connEl) {
+      this.connEl.dataset.state = this.conn;
+      this.connEl.replaceChildren(
+        h('span', { class: 'conn-dot', 'aria-hidden': 'true' }),
+        h('span', {}, this.t(`conn.${this.conn}`)),
+      );
+    }
+    const lost = this.conn === 'reconnecting';
+    if (this.staleBanner) this.staleBanner.hidden = !lost;
+    setClass(this.main, 'is-disconnected', lost);
+  }
+}
