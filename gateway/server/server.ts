@@ -9,6 +9,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { registerApiRoutes } from './api-routes.js';
 import { type ApiError, LIVE_WS_PATH } from './contract.js';
 import { registerDashboard } from './dashboard-files.js';
+import { registerExportRoutes } from './export-routes.js';
 import { HttpError } from './http-errors.js';
 import { LIVE_HUB_DEFAULTS, LiveHub, type UpgradeAuthorizer, allowEveryone, refuseUpgrade } from './live-hub.js';
 import { registerMetricsRoutes } from './metrics-routes.js';
@@ -90,6 +91,7 @@ export function createServer(deps: ServerDeps, options: ServerOptions = {}): Gre
   registerApiRoutes(app, deps, index, hub, now);
   registerMetricsRoutes(app, deps, now);
   registerPrometheusRoute(app, deps, hub);
+  registerExportRoutes(app, deps, index, now);
   registerDashboard(app, deps.dashboardDir);
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
