@@ -51,6 +51,7 @@ export interface MetricsStorePort {
     batchSize?: number,
   ): number;
   latestBefore(tagIds: readonly string[], beforeMs: number): readonly CoreSample[];
+  earliestFrom(tagIds: readonly string[], fromMs: number): number | null;
   putMetricsBatch(rows: readonly { entityType: string; entityId: string; minuteTs: number; payload: unknown }[]): void;
   metrics(entityType: string, entityId: string, fromMs: number, toMs: number): { minuteTs: number; payload: unknown }[];
   appendEvents(events: readonly { kind: string; subject: string; payload: unknown; ts: number }[]): number;
@@ -236,10 +237,19 @@ export class MetricsService {
     }
     const started = this.now();
     const { plant, store, log } = this.options;
-    const origin = Math.max(
+    const tags = [...this.tagIds];
+    let origin = Math.max(
       rebuildOrigin(plant, started),
       floorMinute(started - (this.options.maxReplayDays ?? 7) * DAY_MS),
     );
+    // a store that holds nothing before the origin belongs to a gateway that was not installed
+    // then: its windows start with its first reading instead of showing hours it never watched
+    // as offline (a gateway that was installed and down shows its downtime as no data)
+    this.contain('rebuild', () => {
+      if (store.latestBefore(tags, origin).length > 0) return;
+      const first = store.earliestFrom(tags, origin);
+      origin = Math.max(origin, floorMinute(first ?? started));
+    });
     const engine = new MetricsEngine({
       plant,
       origin,
@@ -247,7 +257,6 @@ export class MetricsService {
       lineMetrics: plant.lineMetrics,
       olderMinutes: (entity, from, to) => this.persisted(entity, from, to),
     });
-    const tags = [...this.tagIds];
     let replayed = 0;
     /** per tag, the newest stored reading the engine was given */
     const replayedUntil = new Map<string, number>();

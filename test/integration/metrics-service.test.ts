@@ -411,8 +411,11 @@ describe('MetricsService with a real SQLite store', () => {
     // a second gateway process on the same file, started at the instant of the last reading
     const { svc: b } = service(store, clock, { replaySliceMs: 2 * HOUR });
     await b.start();
-    expect(b.stats().rebuild).toMatchObject({ origin: rebuildOrigin(plant, clock.t), samples: samples.length });
-    expect(b.stats().rebuild.origin).toBe(hk(15, 0, 0, 0, -1)); // the previous (swing) shift's start
+    // nothing is stored before the first gateway's start: both begin there, not at the previous
+    // (swing) shift's start that a gateway installed earlier would rebuild from
+    expect(rebuildOrigin(plant, clock.t)).toBe(hk(15, 0, 0, 0, -1));
+    expect(b.stats().rebuild).toMatchObject({ origin: hk(5, 30), samples: samples.length });
+    expect(a.stats().rebuild.origin).toBe(hk(5, 30));
 
     // at the same instant, and later with time passing on both (no samples)
     for (const now of [clock.t, clock.t + 95_432]) {
@@ -439,7 +442,8 @@ describe('MetricsService with a real SQLite store', () => {
     const m2 = snap(a, M2, { kind: 'today' }, now);
     expect(m1.states.plannedStop + m2.states.plannedStop).toBeGreaterThan(0);
     expect(m1.losses.setupMs + m2.losses.setupMs).toBeGreaterThan(0);
-    expect(m1.states.offline).toBeGreaterThan(5 * HOUR); // midnight to 05:30 is no data
+    // midnight to 05:30, before the gateway was installed, is not covered (not offline)
+    expect(m1.elapsedMs).toBe(now - hk(5, 30));
     expect(m1.stops + m1.microstops).toBeGreaterThan(2);
     expect(kwhOf(m1)).toBeGreaterThan(10);
     expect(m1.kgCO2e.location).toBeCloseTo(kwhOf(m1) * 0.39, 9);
