@@ -121,6 +121,7 @@ interface Open {
   readonly stmts: {
     readonly rawRange: Database.Statement;
     readonly lastBefore: Database.Statement;
+    readonly firstFrom: Database.Statement;
     readonly lastUsableBefore: Database.Statement;
     readonly rollupRange: Database.Statement;
     readonly rawPage: Database.Statement;
@@ -367,6 +368,19 @@ export class SqliteStore {
       if (any && (!usable || any.ts > usable.ts)) out.push(toRow(tagId, any));
     }
     return out.sort((a, b) => a.ts - b.ts || (a.tagId < b.tagId ? -1 : a.tagId > b.tagId ? 1 : 0));
+  }
+
+  /** The time of the oldest stored sample of any of these tags at or after `fromMs`, or null. */
+  earliestFrom(tagIds: readonly string[], fromMs: number): number | null {
+    const o = this.require();
+    let first: number | null = null;
+    for (const tagId of tagIds) {
+      const id = o.inserter.tagId(tagId);
+      if (id === undefined) continue;
+      const row = o.stmts.firstFrom.get(id, fromMs) as { ts: number } | undefined;
+      if (row !== undefined && (first === null || row.ts < first)) first = row.ts;
+    }
+    return first;
   }
 
   /** Minute rollups of a tag whose minute starts between two times. */
@@ -670,6 +684,7 @@ export class SqliteStore {
         inserter: new BatchInserter(db),
         history: new HistoryReader(db),
         stmts: {
+          firstFrom: db.prepare('SELECT ts FROM samples WHERE tag_id = ? AND ts >= ? ORDER BY ts LIMIT 1'),
           lastBefore: db.prepare(
             'SELECT ts, value, value_text, quality, reason FROM samples WHERE tag_id = ? AND ts < ? ORDER BY ts DESC LIMIT 1',
           ),
