@@ -71,6 +71,11 @@ export function loadConfigText(text: string, options: LoadOptions = {}): PlantCo
   if (options.fileName && !isAbsolute(config.store.path) && config.store.path !== ':memory:') {
     (config.store as { path: string }).path = resolve(dirname(options.fileName), config.store.path);
   }
+  const tls = config.server.tls as { certFile: string; keyFile: string } | undefined;
+  if (options.fileName && tls) {
+    tls.certFile = resolve(dirname(options.fileName), tls.certFile);
+    tls.keyFile = resolve(dirname(options.fileName), tls.keyFile);
+  }
   return deepFreeze(config);
 }
 

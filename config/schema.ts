@@ -545,7 +545,28 @@ const alarmCommon = {
   reAlarmS: positive()
     .optional()
     .describe('re-announce when still active and unacknowledged after this long; off when omitted'),
+  suppressInStates: z
+    .array(MachineState)
+    .min(1)
+    .optional()
+    .describe(
+      "suppressed by design while the alarm's `machine` is in one of these states, e.g. [planned-stop, offline]: still evaluated, not announced",
+    ),
 };
+
+/** Metrics an alarm can watch: fractions 0–1 for the ratios, kWh per unit for the energy intensities. */
+export const ALARM_METRICS = [
+  'oee',
+  'availability',
+  'performance',
+  'quality',
+  'kwh-per-good',
+  'kwh-per-total',
+  'idle-energy-share',
+] as const;
+
+/** Conditions of the gateway itself an alarm can watch. */
+export const SYSTEM_SIGNALS = ['influx-backlog-points', 'store-disk-used-percent'] as const;
 
 export const AlarmRule = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -576,6 +597,38 @@ export const AlarmRule = z.discriminatedUnion('kind', [
   }),
   z.strictObject({ kind: z.literal('device-comm-lost'), ...alarmCommon, device: id() }),
   z.strictObject({ kind: z.literal('tag-stale'), ...alarmCommon, tag: id() }),
+  z
+    .strictObject({
+      kind: z.literal('metric'),
+      ...alarmCommon,
+      metric: z
+        .enum(ALARM_METRICS)
+        .describe(
+          'the metric of `machine` (else of `line`) that is watched; oee, availability, performance, quality and idle-energy-share are fractions 0–1',
+        ),
+      window: z
+        .enum(['last-hour', 'current-shift', 'today'])
+        .default('last-hour')
+        .describe('the window the metric is computed over'),
+      when: z.enum(['above', 'below']).describe('raise when the metric goes above or below the limit'),
+      limit: numeric(z.number()),
+      deadband: nonNegative().default(0).describe('clears once the metric is back past the limit by this much'),
+    })
+    .refine((r) => r.machine !== undefined || r.line !== undefined, {
+      message: 'name the `machine` or `line` whose metric is watched',
+      path: ['machine'],
+    }),
+  z.strictObject({
+    kind: z.literal('system'),
+    ...alarmCommon,
+    signal: z
+      .enum(SYSTEM_SIGNALS)
+      .describe(
+        'influx-backlog-points: points waiting in the InfluxDB outbox; store-disk-used-percent: how full the disk holding the store is',
+      ),
+    limit: numeric(z.number()).describe('raise when the signal goes above this'),
+    deadband: nonNegative().default(0).describe('clears once the signal is back below the limit by this much'),
+  }),
 ]);
 export type AlarmRule = z.infer<typeof AlarmRule>;
 
@@ -607,12 +660,25 @@ export const InfluxSink = z.strictObject({
   retentionPolicy: z
     .string()
     .optional()
-    .describe('InfluxDB 2.x/3.x v1-compatibility: the retention policy mapped to a bucket'),
+    .describe(
+      "1.x: the retention policy (default: the database's default); 2.x/3.x v1-compatibility: the retention policy mapped to a bucket",
+    ),
   username: z.string().optional(),
-  password: z.string().optional(),
-  batchSize: int(1, 100_000).default(5000),
-  flushIntervalMs: int(10, 600_000).default(1000),
-  outboxMaxMb: positive().default(512),
+  password: z
+    .string()
+    .optional()
+    .describe(
+      'on InfluxDB 2.x/3.x an API token allowed to write; put it in the environment: `password: ${INFLUX_TOKEN}`',
+    ),
+  batchSize: int(1, 100_000).default(5000).describe('points per write request at most'),
+  flushIntervalMs: int(10, 600_000)
+    .default(1000)
+    .describe('longest a point waits for its batch to fill before it is sent anyway'),
+  outboxMaxMb: positive()
+    .default(512)
+    .describe(
+      'disk quota of the outbox that keeps points until InfluxDB acknowledged them; when reached, the oldest points are dropped, counted and raised as a system alarm',
+    ),
 });
 
 export const MqttNorthSink = z.strictObject({
@@ -642,8 +708,28 @@ export const Server = z
   .strictObject({
     host: z.string().min(1).default('0.0.0.0'),
     port: port().default(8080),
-    tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
-    demoAccounts: bool().default(false).describe('documented demo accounts; never enable on a real plant'),
+    tls: z
+      .strictObject({
+        certFile: z
+          .string()
+          .min(1)
+          .describe("PEM certificate (chain) file; relative paths are resolved against the config file's folder"),
+        keyFile: z
+          .string()
+          .min(1)
+          .describe(
+            "PEM private key file of the certificate; relative paths are resolved against the config file's folder",
+          ),
+      })
+      .optional()
+      .describe(
+        'serve the dashboard and API over HTTPS (and the live socket over wss); sign-in cookies are then Secure',
+      ),
+    demoAccounts: bool()
+      .default(false)
+      .describe(
+        'the documented demo accounts (viewer, operator, energy, admin; passwords in the README), reset at each start; never on a real plant: while off they are removed at start',
+      ),
     liveMaxHz: positive().default(4).describe('live updates per client per second at most'),
   })
   .default({ host: '0.0.0.0', port: 8080, demoAccounts: false, liveMaxHz: 4 });
@@ -685,7 +771,12 @@ export const PlantConfig = z.strictObject({
   store: Store,
   sinks: z.strictObject({ influxdb: InfluxSink.optional(), mqtt: MqttNorthSink.optional() }).default({}),
   server: Server,
-  users: z.array(User).default([]),
+  users: z
+    .array(User)
+    .default([])
+    .describe(
+      'users created at start when missing (those with a password); an existing user is left as it is: later changes are made by an admin through the API (`/api/users`). With no users at all, the first start creates `admin` with a random password printed once on the console',
+    ),
 });
 
 /** The validated, frozen plant model. */

@@ -294,10 +294,21 @@ export function crossCheck(doc: unknown): ConfigProblem[] {
   // ----- alarms -----
   list(doc.alarms).forEach((a, i) => {
     const ap: Path = ['alarms', i];
-    if (a.tag !== undefined) tagRef(a.tag, [...ap, 'tag']);
+    const numeric = ['high-high', 'high', 'low', 'low-low', 'rate-of-change'].includes(str(a.kind) ?? '');
+    if (a.tag !== undefined) {
+      if (numeric) numericTagRef(a.tag, [...ap, 'tag'], `${String(a.kind)} alarm`);
+      else tagRef(a.tag, [...ap, 'tag']);
+    }
     if (a.machine !== undefined) machineRef(a.machine, [...ap, 'machine']);
     if (a.line !== undefined) lineRef(a.line, [...ap, 'line']);
     if (a.device !== undefined) deviceRef(a.device, [...ap, 'device']);
+    if (a.suppressInStates !== undefined && a.machine === undefined) {
+      add(
+        [...ap, 'suppressInStates'],
+        'suppression by machine state needs the machine',
+        'name the `machine` whose state suppresses this alarm',
+      );
+    }
   });
 
   return problems;

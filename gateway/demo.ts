@@ -70,9 +70,20 @@ export async function startDemo(options: DemoOptions): Promise<DemoRun> {
     if (!existsSync(join(dashboardDir, 'index.html'))) {
       log.warn({ dashboardDir }, 'the dashboard is not built: run `npm run build` (npm start does it for you)');
     }
-    const gateway = await startOnPort(options.port, (port) =>
-      startGateway({ config, dashboardDir, port, demo: true, log, dataDir: join(dataDir, 'gateway') }),
-    );
+    // the demo accounts (config/demo-plant.yaml turns them on) go into the banner, not the log
+    const notices: string[] = [];
+    const gateway = await startOnPort(options.port, (port) => {
+      notices.length = 0;
+      return startGateway({
+        config,
+        dashboardDir,
+        port,
+        demo: true,
+        log,
+        dataDir: join(dataDir, 'gateway'),
+        announce: (text) => notices.push(text),
+      });
+    });
     const control = e.control;
     const banner = [
       '',
@@ -84,6 +95,7 @@ export async function startDemo(options: DemoOptions): Promise<DemoRun> {
         .filter((x) => x && x.id !== 'control')
         .map((x) => `                 ${x!.id.padEnd(12)} ${x!.url}${x!.running ? '' : '  (not running)'}`),
       `  data           ${config.store.path}`,
+      ...notices.map((n) => n.replace(/\n+$/, '')),
       '',
       '  Ctrl-C stops everything.',
       '',

@@ -9,10 +9,20 @@ import pino, { type Logger } from 'pino';
 import type { PlantConfig } from '../config/schema.js';
 import { endpointOf } from '../config/summary.js';
 import { createDriver, type Driver, type DriverStatus } from '../protocols/index.js';
-import { LiveTable, MetricsService, Pipeline, StaleWatchdog, TagRegistry } from './pipeline/index.js';
+import { AlarmService, LiveTable, MetricsService, Pipeline, StaleWatchdog, TagRegistry } from './pipeline/index.js';
 import type { DeviceHealth, HealthReport } from './server/index.js';
-import { createServer, type GreenlineServer } from './server/index.js';
-import { SqliteStore } from './store/index.js';
+import {
+  Authenticator,
+  type AuthenticatorOptions,
+  createServer,
+  DEMO_ACCOUNTS,
+  type GreenlineServer,
+  readTlsFiles,
+  seedAccounts,
+} from './server/index.js';
+import { InfluxDbSink, plantContext } from './sinks/index.js';
+import { AlarmStore, diskUsedPercent, SqliteStore } from './store/index.js';
+import { UserStore } from './store/user-store.js';
 
 export interface GatewayOptions {
   readonly config: PlantConfig;
@@ -26,6 +36,13 @@ export interface GatewayOptions {
   readonly log?: Logger;
   /** where drivers keep files (OPC UA certificates); default: beside the store */
   readonly dataDir?: string;
+  /**
+   * Shows text to the person starting the gateway: the first-run admin's
+   * password, the demo accounts. Never the log. Default: standard output.
+   */
+  readonly announce?: (text: string) => void;
+  /** sign-in tuning (tests: a fake clock, a cheaper hash); sign-in itself is always on */
+  readonly auth?: Pick<AuthenticatorOptions, 'now' | 'cost' | 'idleMs' | 'absoluteMs' | 'limits'>;
 }
 
 export interface Gateway {
@@ -70,15 +87,60 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       options.dataDir ?? join(config.store.path === ':memory:' ? process.cwd() : dirname(config.store.path), 'gateway');
     mkdirSync(dataDir, { recursive: true });
 
+    // before anything starts: a certificate that cannot be read stops the start with the file's name
+    const tls = config.server.tls === undefined ? undefined : readTlsFiles(config.server.tls);
+
     const store = new SqliteStore({ ...config.store, log: log.child({ part: 'store' }) });
     await store.start();
     stack.push({ name: 'store', stop: () => store.stop() });
+
+    // users, sessions and tokens: in the store's file, used by the server, stopped after it
+    const users = new UserStore({ path: config.store.path });
+    users.start();
+    stack.push({ name: 'user store', stop: () => users.stop() });
+    const authLog = log.child({ part: 'auth' });
+    const demoAccounts = config.server.demoAccounts ? DEMO_ACCOUNTS : [];
+    const auth = new Authenticator({
+      ...options.auth,
+      store: users,
+      log: authLog,
+      secureCookies: tls !== undefined,
+      demoAccounts,
+    });
+    await seedAccounts({
+      store: users,
+      users: config.users,
+      demoAccounts,
+      hashPassword: (password) => auth.hashPassword(password),
+      log: authLog,
+      announce: options.announce ?? ((text) => process.stdout.write(text)),
+    });
 
     const registry = TagRegistry.fromConfig(config);
     const pipeline = new Pipeline({ registry, log: log.child({ part: 'pipeline' }), heartbeatMs: HEARTBEAT_MS });
     const live = new LiveTable({ log: log.child({ part: 'live' }) });
     pipeline.subscribe((batch) => store.writer.write(batch), 'store');
     pipeline.subscribe((batch) => live.update(batch), 'live');
+    // after the store and stopped before it, but after the metrics, whose last minutes it still takes;
+    // one that cannot start (its outbox unusable) has logged why, shows it in health, and the gateway runs on
+    const influxConfig = config.sinks.influxdb;
+    const influx =
+      influxConfig === undefined
+        ? null
+        : new InfluxDbSink({
+            ...influxConfig,
+            outboxPath: join(dataDir, 'influx-outbox.db'),
+            plant: plantContext(config, (tagId) => {
+              const t = registry.get(tagId);
+              return t && { device: t.deviceId, line: t.lineId, machine: t.machineId };
+            }),
+            log: log.child({ part: 'influxdb' }),
+          });
+    if (influx !== null) {
+      await influx.start().catch(() => undefined);
+      stack.push({ name: 'influxdb sink', stop: () => influx.stop() });
+      pipeline.subscribe(influx.onSamples, 'influxdb');
+    }
     const metrics = new MetricsService({
       plant: config,
       store,
@@ -86,6 +148,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       maxReplayDays: config.store.rawRetentionDays,
     });
     pipeline.subscribe(metrics.onSamples, 'metrics');
+    if (influx !== null) metrics.onOutput(influx.onMetrics);
     // stopped before the store, so the last closed minutes are persisted
     stack.push({ name: 'metrics', stop: () => metrics.stop() });
     const watchdog = new StaleWatchdog({ registry, pipeline, log: log.child({ part: 'stale' }) });
@@ -112,6 +175,31 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
     }
 
+    // alarms: their own connection to the store's file (audit before state), fed after the metrics
+    // so machine states are current; restored from the store and re-evaluated before devices start
+    const alarmStore = new AlarmStore({ path: store.path });
+    alarmStore.start();
+    stack.push({ name: 'alarm store', stop: () => alarmStore.stop() });
+    const alarms = new AlarmService({
+      plant: config,
+      store: alarmStore,
+      samples: store,
+      machines: metrics,
+      metrics,
+      devices: () => [
+        ...drivers.map((d) => ({ id: d.deviceId, state: d.status().state })),
+        ...failed.map((f) => ({ id: f.id, state: 'failed' })),
+      ],
+      system: () => ({
+        influxBacklogPoints: influx?.status().backlog ?? null,
+        storeDiskUsedPercent: store.path === ':memory:' ? null : diskUsedPercent(store.path),
+      }),
+      log: log.child({ part: 'alarms' }),
+    });
+    pipeline.subscribe(alarms.onSamples, 'alarms');
+    stack.push({ name: 'alarms', stop: () => alarms.stop() });
+    await alarms.start();
+
     const health = (): HealthReport => {
       const devices: DeviceHealth[] = [
         ...drivers.map((d) => deviceHealth(d.status())),
@@ -119,7 +207,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ];
       const store$ = store.stats();
       const p = pipeline.stats();
-      const degraded = devices.some((d) => d.state !== 'connected') || store$.lastError !== null;
+      const sinks = influx === null ? [] : [influx.status()];
+      const degraded =
+        devices.some((d) => d.state !== 'connected') ||
+        store$.lastError !== null ||
+        sinks.some((s) => s.lastError !== null || s.alarm.active);
       return {
         status: degraded ? 'degraded' : 'ok',
         startedAt,
@@ -132,23 +224,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           dropped: store$.dropped,
           lastError: store$.lastError,
         },
-        sinks: [],
+        sinks,
         pipeline: { samplesIn: p.samplesIn, rejected: p.rejected },
         metrics: metrics.stats(),
+        alarms: alarms.health(),
       };
     };
 
-    const server: GreenlineServer = createServer({
-      config,
-      live,
-      health,
-      history: store,
-      metrics,
-      dashboardDir: options.dashboardDir,
-      log: log.child({ part: 'server' }),
-      demo: options.demo ?? false,
-      liveHeartbeatMs: HEARTBEAT_MS,
-    });
+    const server: GreenlineServer = createServer(
+      {
+        config,
+        live,
+        health,
+        history: store,
+        exports: store,
+        metrics,
+        dashboardDir: options.dashboardDir,
+        log: log.child({ part: 'server' }),
+        demo: options.demo ?? false,
+        liveHeartbeatMs: HEARTBEAT_MS,
+      },
+      { auth, ...(tls === undefined ? {} : { https: tls }) },
+    );
     const { url } = await server.start(options.host ?? config.server.host, options.port ?? config.server.port);
     stack.push({ name: 'server', stop: () => server.stop() });
 

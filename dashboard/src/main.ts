@@ -4,11 +4,13 @@
  * (tag values for the live tags page, metrics for the overview).
  */
 import type { LiveResponse, MetricsOverview, MetricsWindowName, PlantView } from '../../gateway/server/contract.js';
+import { accountTools, ensureSignedIn, signInEnded, watchSignIn } from './account.js';
 import { initialLang, saveLang } from './i18n.js';
 import { LiveConnection, liveUrl } from './live-connection.js';
 import { LivePage } from './live-page.js';
 import { loadWindow, saveWindow, shouldReplace } from './overview-model.js';
 import { OverviewPage } from './overview-page.js';
+import { MorePages } from './pages.js';
 import { parseRoute, type Route } from './router.js';
 import { Shell } from './shell.js';
 
@@ -17,6 +19,7 @@ const METRICS_FALLBACK_MS = 5000;
 
 async function getJson<T>(path: string): Promise<T> {
   const res = await fetch(new URL(path, document.baseURI), { headers: { accept: 'application/json' } });
+  if (res.status === 401) signInEnded();
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   return (await res.json()) as T;
 }
@@ -51,12 +54,19 @@ async function loadPlant(shell: Shell, live: LivePage, overview: OverviewPage): 
 async function main(): Promise<void> {
   const root = document.getElementById('app');
   if (!root) return;
+  // the sign-in page until someone is signed in (null: a gateway without sign-in)
+  const me = await ensureSignedIn(root, initialLang(), saveLang);
   const shell = new Shell(root, { lang: initialLang(), onLangChange: saveLang });
+  if (me !== null) shell.setAccount((t) => accountTools(me, t));
+  watchSignIn();
   const live = new LivePage(shell.language);
+  const more = new MorePages({ lang: () => shell.language, window: () => overview.selectedWindow });
 
   let current: MetricsOverview | null = null;
   let lastMetricsAt = 0;
   let route: Route = parseRoute(window.location.hash);
+  /** the overview itself shows (not a detail page reached from it) */
+  let onOverview = false;
   let connection: LiveConnection | null = null;
 
   const acceptOverview = (o: MetricsOverview) => {
@@ -94,10 +104,12 @@ async function main(): Promise<void> {
 
   const showRoute = () => {
     route = parseRoute(window.location.hash);
-    shell.show(route, route === 'live' ? live : overview);
+    const other = more.pageFor(window.location.hash);
+    onOverview = other === null && route === 'overview';
+    shell.show(route, other ?? (route === 'live' ? live : overview));
     // metrics are pushed only while someone looks at them
-    connection?.setMetricsWindow(route === 'overview' ? overview.selectedWindow : null);
-    if (route === 'overview') void fetchOverview();
+    connection?.setMetricsWindow(onOverview ? overview.selectedWindow : null);
+    if (onOverview) void fetchOverview();
   };
   window.addEventListener('hashchange', showRoute);
 
@@ -106,14 +118,17 @@ async function main(): Promise<void> {
       shell.setDemo(hello.demo);
       live.setHello(hello.serverTime, hello.heartbeatMs);
     },
-    onValues: (values) => live.applyValues(values),
+    onValues: (values) => {
+      live.applyValues(values);
+      more.applyValues(values);
+    },
     onMetrics: acceptOverview,
     onState: (state) => shell.setConnection(state),
   });
   showRoute();
   window.setInterval(() => {
     shell.tick();
-    if (route === 'overview' && Date.now() - lastMetricsAt > METRICS_FALLBACK_MS) {
+    if (onOverview && Date.now() - lastMetricsAt > METRICS_FALLBACK_MS) {
       lastMetricsAt = Date.now();
       void fetchOverview();
     }

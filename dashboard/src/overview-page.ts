@@ -28,6 +28,7 @@ import {
   structureKey,
   WINDOW_CHOICES,
 } from './overview-model.js';
+import { detailHash } from './router.js';
 import type { Page } from './shell.js';
 
 export interface OverviewPageOptions {
@@ -242,7 +243,11 @@ export class OverviewPage implements Page {
       h(
         'header',
         { class: 'line-head' },
-        h('h3', { class: 'line-name' }, line.name),
+        h(
+          'h3',
+          { class: 'line-name' },
+          h('a', { class: 'line-link', href: detailHash('line', id), 'data-testid': `line-link-${id}` }, line.name),
+        ),
         output ? h('span', { class: 'line-sub' }, t('line.output', { name: output.name })) : null,
       ),
       els.note,
@@ -325,7 +330,12 @@ export class OverviewPage implements Page {
       h(
         'header',
         { class: 'tile-head' },
-        h('h4', { class: 'tile-name' }, machine.name),
+        // the link covers the whole tile (styles.css): a tap anywhere opens the machine's page
+        h(
+          'h4',
+          { class: 'tile-name' },
+          h('a', { class: 'tile-link', href: detailHash('machine', id), 'data-testid': `machine-link-${id}` }, machine.name),
+        ),
         isOutput ? h('span', { class: 'tile-output', title: t('machine.outputHint') }, t('machine.output')) : null,
       ),
       els.note,

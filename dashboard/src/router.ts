@@ -1,13 +1,15 @@
 /**
  * The dashboard's pages behind the URL's hash: `#/` the plant overview (also
- * for an empty or unknown hash), `#/live` the live tags. A hash router needs
+ * for an empty or unknown hash), `#/live` the live tags, `#/energy` energy
+ * and carbon, `#/health` the gateway's health; `#/machine/<id>` and
+ * `#/line/<id>` are details reached from the overview. A hash router needs
  * nothing from the server and keeps working behind a reverse proxy's prefix.
  */
 
-export const ROUTES = ['overview', 'live'] as const;
+export const ROUTES = ['overview', 'live', 'energy', 'health'] as const;
 export type Route = (typeof ROUTES)[number];
 
-const HASHES: Record<Route, string> = { overview: '#/', live: '#/live' };
+const HASHES: Record<Route, string> = { overview: '#/', live: '#/live', energy: '#/energy', health: '#/health' };
 
 export function parseRoute(hash: string): Route {
   const path = hash
@@ -15,7 +17,31 @@ export function parseRoute(hash: string): Route {
     .replace(/[?].*$/, '')
     .replace(/\/+$/, '');
   if (path === '/live' || path === 'live') return 'live';
+  if (path === '/energy' || path === 'energy') return 'energy';
+  if (path === '/health' || path === 'health') return 'health';
   return 'overview';
+}
+
+/** A machine or line detail page, or null for a page of the navigation. */
+export interface DetailRoute {
+  readonly kind: 'machine' | 'line';
+  readonly id: string;
+}
+
+export function parseDetail(hash: string): DetailRoute | null {
+  const m = /^#?\/?(machine|line)\/([^/?]+)\/?(?:\?.*)?$/.exec(hash);
+  if (!m) return null;
+  let id: string;
+  try {
+    id = decodeURIComponent(m[2]!);
+  } catch {
+    return null;
+  }
+  return { kind: m[1] as DetailRoute['kind'], id };
+}
+
+export function detailHash(kind: DetailRoute['kind'], id: string): string {
+  return `#/${kind}/${encodeURIComponent(id)}`;
 }
 
 export function routeHash(route: Route): string {

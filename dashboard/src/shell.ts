@@ -25,13 +25,19 @@ export interface ShellOptions {
   readonly onLangChange: (lang: Lang) => void;
 }
 
-const NAV_LABELS: Record<Route, MessageKey> = { overview: 'nav.overview', live: 'nav.live' };
+const NAV_LABELS: Record<Route, MessageKey> = {
+  overview: 'nav.overview',
+  live: 'nav.live',
+  energy: 'nav.energy',
+  health: 'nav.health',
+};
 
 export class Shell {
   private lang: Lang;
   private t: Translate;
   private siteName = '';
   private demo = false;
+  private account: ((t: Translate) => HTMLElement) | null = null;
   private conn: ConnectionState = 'connecting';
   private route: Route | null = null;
   private page: Page | null = null;
@@ -80,6 +86,12 @@ export class Shell {
     const el = this.header.querySelector('[data-testid="site-name"]');
     if (el) el.textContent = name;
     this.updateTitle();
+  }
+
+  /** who is signed in, with the sign-out button, in the header */
+  setAccount(render: ((t: Translate) => HTMLElement) | null): void {
+    this.account = render;
+    this.rerender();
   }
 
   setDemo(demo: boolean): void {
@@ -154,7 +166,7 @@ export class Shell {
         ),
       ),
       nav,
-      h('div', { class: 'topbar-tools' }, this.connEl, this.langToggle()),
+      h('div', { class: 'topbar-tools' }, this.connEl, this.account?.(t), this.langToggle()),
     );
   }
 

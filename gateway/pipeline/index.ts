@@ -19,3 +19,11 @@ export {
   metricsTagIds,
   rebuildOrigin,
 } from './metrics-service.js';
+export {
+  AlarmService,
+  type AlarmServiceHealth,
+  type AlarmServiceLog,
+  type AlarmServiceOptions,
+  type AlarmStorePort,
+  type SystemValues,
+} from './alarm-service.js';

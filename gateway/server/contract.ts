@@ -4,7 +4,11 @@
  * else from the gateway, so both sides change together.
  */
 import type { EntityRef, EntityType, MachineStatus, MetricsRecord, MetricsWindow } from '../core/index.js';
+import type { Role } from '../../config/schema.js';
+import type { AlarmChangeView, AlarmItem, AlarmRefusalCode } from './alarm-contract.js';
 import type { HealthReport, HistoryPoint, LiveQuality, LiveValue } from './ports.js';
+
+export * from './alarm-contract.js';
 
 export type { EntityRef, EntityType, MachineStatus, MetricsRecord, MetricsWindow };
 
@@ -18,7 +22,15 @@ export type ApiErrorCode =
   | 'GL_ERR_UPGRADE_REQUIRED'
   | 'GL_ERR_UPGRADE_REFUSED'
   | 'GL_ERR_UNAVAILABLE'
-  | 'GL_ERR_INTERNAL';
+  | 'GL_ERR_INTERNAL'
+  | 'GL_ERR_UNAUTHENTICATED'
+  | 'GL_ERR_SIGN_IN_FAILED'
+  | 'GL_ERR_FORBIDDEN'
+  | 'GL_ERR_CONFLICT'
+  | 'GL_ERR_UNSUPPORTED_MEDIA_TYPE'
+  | 'GL_ERR_TOO_MANY_REQUESTS'
+  /** an alarm action refused (alarm-contract.ts; 404, 401, 400, 409 or 503 by code) */
+  | AlarmRefusalCode;
 
 export interface ApiIssue {
   /** where the problem is, e.g. `query.maxPoints` or `params.id` */
@@ -95,6 +107,24 @@ export interface MachineView {
   readonly tags: readonly TagRef[];
   /** raw state value (as text) → machine state; null when the machine has no state tag */
   readonly stateMap: Readonly<Record<string, MachineStateName>> | null;
+  /** stop reason code (the reason tag's value as text) → the plant's name for it */
+  readonly reasons?: Readonly<Record<string, string>>;
+  /** raw state value → the reason its state mapping names (`setup`, `maintenance`), where it names one */
+  readonly stateReasons?: Readonly<Record<string, string>>;
+}
+
+/** An emission factor of a carbon table that applies to a line's energy (dates site-local, inclusive). */
+export interface CarbonFactorView {
+  readonly table: string;
+  readonly tableName: string;
+  readonly from: string;
+  /** null: open-ended */
+  readonly to: string | null;
+  readonly kgCO2ePerKwh: number;
+  readonly source: string;
+  /** the year the source names, else the year the factor starts (as the energy export gives it) */
+  readonly year: string;
+  readonly method: 'location' | 'market';
 }
 
 export interface LineView {
@@ -105,6 +135,8 @@ export interface LineView {
   readonly machines: readonly MachineView[];
   /** line-level tags (the line's own energy meter) */
   readonly tags: readonly TagRef[];
+  /** the emission factors of the carbon tables for the line's energy (its own, else the site's), in config order */
+  readonly carbonFactors?: readonly CarbonFactorView[];
 }
 
 export interface PlantView {
@@ -165,7 +197,9 @@ export type LiveClientMessage =
   | ({ readonly type: 'subscribe' } & TagSelection)
   | ({ readonly type: 'unsubscribe' } & TagSelection)
   /** metrics of every line and machine for a window, pushed at most every METRICS_PUSH_MS; null stops them */
-  | { readonly type: 'metrics'; readonly window: MetricsWindowName | null };
+  | { readonly type: 'metrics'; readonly window: MetricsWindowName | null }
+  /** every alarm at once, then each change as it is recorded; false stops them */
+  | { readonly type: 'alarms'; readonly follow: boolean };
 
 export type LiveErrorCode = 'GL_ERR_BAD_MESSAGE' | 'GL_ERR_NOT_FOUND';
 
@@ -183,6 +217,10 @@ export type LiveServerMessage =
   /** values changed since the last message, latest per tag */
   | { readonly type: 'delta'; readonly values: readonly LiveValue[] }
   | { readonly type: 'metrics'; readonly overview: MetricsOverview }
+  /** the answer to following alarms: every configured alarm (empty while they are restored after a start) */
+  | { readonly type: 'alarms'; readonly serverTime: number; readonly ready: boolean; readonly alarms: readonly AlarmItem[] }
+  /** one alarm changed: sent at once, not coalesced with tag values; a slow client gets the latest per alarm */
+  | { readonly type: 'alarm'; readonly alarm: AlarmItem; readonly change: AlarmChangeView }
   | { readonly type: 'error'; readonly code: LiveErrorCode; readonly message: string };
 
 export const LIVE_WS_PATH = '/api/live/ws';
@@ -307,3 +345,124 @@ export const METRICS_SERIES_DEFAULT_POINTS = 240;
 export const METRICS_SERIES_MAX_POINTS = 2000;
 /** the live hub pushes metrics to a subscribed client at most this often */
 export const METRICS_PUSH_MS = 1000;
+
+// ---------- sign-in: /api/login, /api/logout, /api/me, /api/users, /api/tokens ----------
+
+export type { Role };
+
+/** What a role may do; `permissions.ts` maps each role to its set. */
+export type Capability = 'read' | 'alarms.act' | 'alarms.manage' | 'export' | 'users.manage';
+
+/** POST /api/login */
+export interface LoginRequest {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** A documented demo account, listed by GET /api/login only while `server.demoAccounts` is on. */
+export interface DemoAccount {
+  readonly username: string;
+  readonly password: string;
+  readonly role: Role;
+}
+
+/** GET /api/login: what the sign-in page needs before anyone is signed in. */
+export interface LoginInfo {
+  /** empty unless the gateway runs with demo accounts */
+  readonly demoAccounts: readonly DemoAccount[];
+}
+
+/** GET /api/me, and the answer to POST /api/login */
+export interface Me {
+  readonly username: string;
+  readonly displayName: string | null;
+  /** the role this request acts with (a token's own role, never above its owner's) */
+  readonly role: Role;
+  readonly capabilities: readonly Capability[];
+  /** `session`: signed in with a password (cookie); `token`: an API token */
+  readonly via: 'session' | 'token';
+  /** when this sign-in ends at the latest, ms since epoch; null: never (a token without expiry) */
+  readonly expiresAt: number | null;
+}
+
+/** POST /api/me/password */
+export interface PasswordChangeRequest {
+  readonly currentPassword: string;
+  readonly newPassword: string;
+}
+
+/** A user as the API shows it: never a password or its hash. */
+export interface UserView {
+  readonly username: string;
+  readonly displayName: string | null;
+  readonly role: Role;
+  readonly disabled: boolean;
+  /** who created it: `first-run`, `config`, `demo` or `admin` */
+  readonly origin: string;
+  readonly createdAt: number;
+  readonly passwordChangedAt: number;
+  readonly lastLoginAt: number | null;
+}
+
+/** GET /api/users */
+export interface UsersResponse {
+  readonly users: readonly UserView[];
+}
+
+/** POST /api/users */
+export interface CreateUserRequest {
+  readonly username: string;
+  readonly role: Role;
+  readonly password: string;
+  readonly displayName?: string | null;
+}
+
+/** PATCH /api/users/:username: at least one field */
+export interface UpdateUserRequest {
+  readonly role?: Role;
+  /** a new password; ends the user's sign-ins */
+  readonly password?: string;
+  /** true ends the user's sign-ins and stops their tokens */
+  readonly disabled?: boolean;
+  readonly displayName?: string | null;
+}
+
+/** An API token as listed: never the token itself. */
+export interface TokenView {
+  readonly id: number;
+  readonly name: string;
+  /** the owner */
+  readonly username: string;
+  readonly role: Role;
+  /** the token's first characters, to tell tokens apart */
+  readonly hint: string;
+  readonly createdAt: number;
+  readonly createdBy: string;
+  readonly expiresAt: number | null;
+  readonly lastUsedAt: number | null;
+}
+
+/** GET /api/tokens */
+export interface TokensResponse {
+  readonly tokens: readonly TokenView[];
+}
+
+/** POST /api/tokens */
+export interface CreateTokenRequest {
+  readonly name: string;
+  /** default: the owner's role; never above the creator's or the owner's */
+  readonly role?: Role;
+  /** the owner; default the caller (only an admin names someone else) */
+  readonly username?: string;
+  /** default 365; null: never expires */
+  readonly expiresInDays?: number | null;
+}
+
+/** The answer to POST /api/tokens: the only time the token is shown. */
+export interface CreatedToken extends TokenView {
+  /** send as `Authorization: Bearer <token>` */
+  readonly token: string;
+}
+
+/** WebSocket close code when the sign-in of a live client ends (signed out, expired, disabled, revoked). */
+export const LIVE_CLOSE_SIGNED_OUT = 4401;

@@ -3,3 +3,14 @@ export { MemoryLiveSource } from './memory-live-source.js';
 export { createServer, type GreenlineServer, SECURITY_HEADERS, type ServerOptions } from './server.js';
 export type * from './contract.js';
 export type * from './ports.js';
+export {
+  Authenticator,
+  type AuthenticatorOptions,
+  DEMO_ACCOUNTS,
+  type Principal,
+  principalOf,
+  requestUser,
+  type RouteAccess,
+  seedAccounts,
+} from './auth/index.js';
+export { readTlsFiles, TlsError, type TlsMaterial } from './tls.js';

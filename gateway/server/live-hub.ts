@@ -8,6 +8,10 @@
  * read (its socket buffer above `slowClientBytes`) is skipped for that flush
  * and catches up with the latest values once it drains; nothing else is
  * queued for it. Skips are counted.
+ *
+ * Alarm messages are not rate limited: a client that follows alarms gets
+ * each change at once (live-alarms.ts), held back as the latest per alarm
+ * only while it is behind.
  */
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
@@ -17,6 +21,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { z } from 'zod';
 import type { Role } from '../../config/schema.js';
 import {
+  LIVE_CLOSE_SIGNED_OUT,
   LIVE_MAX_MESSAGE_BYTES,
   type LiveErrorCode,
   type LiveHubCounters,
@@ -28,17 +33,20 @@ import {
   type MetricsWindowName,
 } from './contract.js';
 import { zodIssues } from './http-errors.js';
+import { LiveAlarmFeed, type LiveAlarmFeedOptions } from './live-alarms.js';
 import type { PlantIndex } from './plant-index.js';
 import type { LiveSource, ServerDeps } from './ports.js';
 
-/** Who opened the connection; filled in by the upgrade authorizer once sign-in exists. */
+/** Who opened the connection, as the upgrade authorizer found. */
 export interface LiveClientIdentity {
   readonly remoteAddress: string | null;
   readonly user: { readonly username: string; readonly role: Role } | null;
+  /** false once the sign-in behind the connection has ended (signed out, expired, disabled): it is closed */
+  readonly revalidate?: () => boolean;
 }
 
 export type UpgradeDecision =
-  | { readonly ok: true; readonly user: LiveClientIdentity['user'] }
+  | { readonly ok: true; readonly user: LiveClientIdentity['user']; readonly revalidate?: () => boolean }
   | { readonly ok: false; readonly status: 401 | 403 | 429; readonly message: string };
 
 /** Decides whether a WebSocket upgrade may proceed; the place where sign-in checks go. */
@@ -61,6 +69,8 @@ export interface LiveHubOptions {
   readonly metricsOverview?: (window: MetricsWindowName, now: number) => MetricsOverview;
   /** how often subscribed clients get metrics; default METRICS_PUSH_MS */
   readonly metricsPushMs?: number;
+  /** the alarms and their views (live-alarms.ts); without them following alarms is refused */
+  readonly alarms?: Pick<LiveAlarmFeedOptions, 'alarms' | 'views'>;
 }
 
 export const LIVE_HUB_DEFAULTS = { slowClientBytes: 1024 * 1024, pingIntervalMs: 15_000 } as const;
@@ -80,8 +90,9 @@ const ClientMessage = z.discriminatedUnion('type', [
     type: z.literal('metrics'),
     window: z.enum(METRICS_WINDOWS as [MetricsWindowName, ...MetricsWindowName[]]).nullable(),
   }),
+  z.strictObject({ type: z.literal('alarms'), follow: z.boolean() }),
 ]);
-type ClientMessage = Exclude<z.infer<typeof ClientMessage>, { type: 'metrics' }>;
+type ClientMessage = Exclude<z.infer<typeof ClientMessage>, { type: 'metrics' | 'alarms' }>;
 
 interface Client {
   readonly id: number;
@@ -104,6 +115,8 @@ export interface LiveClientStats {
   readonly subscribed: number | '*';
   readonly pending: number;
   readonly bufferedAmount: number;
+  /** alarm messages held back for it while it is behind (at most one per alarm, plus the list) */
+  readonly alarmsPending: number;
 }
 
 export class LiveHub {
@@ -116,6 +129,7 @@ export class LiveHub {
   private metricsTimer: NodeJS.Timeout | null = null;
   private accepting = false;
   private readonly stats = { messagesSent: 0, skippedSlow: 0, badMessages: 0, terminated: 0 };
+  private readonly alarmFeed: LiveAlarmFeed | null;
 
   constructor(
     private readonly index: PlantIndex,
@@ -129,6 +143,21 @@ export class LiveHub {
       maxPayload: LIVE_MAX_MESSAGE_BYTES,
       perMessageDeflate: false,
     });
+    this.alarmFeed =
+      opts.alarms === undefined
+        ? null
+        : new LiveAlarmFeed({
+            ...opts.alarms,
+            slowClientBytes: opts.slowClientBytes,
+            now: opts.now,
+            log: opts.log,
+            onSent: () => {
+              this.stats.messagesSent++;
+            },
+            onHeldBack: () => {
+              this.stats.skippedSlow++;
+            },
+          });
   }
 
   get isAccepting(): boolean {
@@ -139,6 +168,7 @@ export class LiveHub {
     if (this.accepting) return;
     this.accepting = true;
     this.unsubscribeLive = this.live.subscribe((changes) => this.onChanges(changes));
+    this.alarmFeed?.start();
     this.pingTimer = setInterval(() => this.pingAll(), this.opts.pingIntervalMs);
     this.pingTimer.unref();
     if (this.opts.metricsOverview) {
@@ -151,6 +181,7 @@ export class LiveHub {
     this.accepting = false;
     this.unsubscribeLive?.();
     this.unsubscribeLive = null;
+    this.alarmFeed?.stop();
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = null;
     if (this.metricsTimer) clearInterval(this.metricsTimer);
@@ -179,7 +210,35 @@ export class LiveHub {
       subscribed: c.all ? '*' : c.tags.size,
       pending: c.pending.size,
       bufferedAmount: c.ws.bufferedAmount,
+      alarmsPending: this.alarmFeed?.pendingOf(c.id) ?? 0,
     }));
+  }
+
+  /**
+   * Closes the clients whose sign-in no longer holds (close code
+   * LIVE_CLOSE_SIGNED_OUT); also done at each ping. Returns how many.
+   */
+  revalidate(): number {
+    let closed = 0;
+    for (const client of this.clients) {
+      const check = client.identity.revalidate;
+      if (check === undefined || client.ws.readyState !== WebSocket.OPEN) continue;
+      let valid: boolean;
+      try {
+        valid = check();
+      } catch (err) {
+        this.opts.log.error({ client: client.id, err: (err as Error).message }, 'live client re-check failed');
+        valid = false;
+      }
+      if (valid) continue;
+      closed++;
+      this.opts.log.info(
+        { client: client.id, user: client.identity.user?.username ?? null },
+        'live client closed: its sign-in has ended',
+      );
+      client.ws.close(LIVE_CLOSE_SIGNED_OUT, 'sign-in ended');
+    }
+    return closed;
   }
 
   /** Completes an upgrade the server has already authorized. */
@@ -217,6 +276,7 @@ export class LiveHub {
       if (client.timer) clearTimeout(client.timer);
       client.timer = null;
       client.pending.clear();
+      this.alarmFeed?.drop(client.id);
     });
     this.send(client, {
       type: 'hello',
@@ -249,12 +309,13 @@ export class LiveHub {
       this.reject(
         client,
         'GL_ERR_BAD_MESSAGE',
-        `invalid message (${problems}); expected {"type":"subscribe"|"unsubscribe","tags":[...]|"*","lines":[...],"machines":[...]} or {"type":"metrics","window":"${METRICS_WINDOWS.join('"|"')}"|null}`,
+        `invalid message (${problems}); expected {"type":"subscribe"|"unsubscribe","tags":[...]|"*","lines":[...],"machines":[...]}, {"type":"metrics","window":"${METRICS_WINDOWS.join('"|"')}"|null} or {"type":"alarms","follow":true|false}`,
       );
       return;
     }
     const msg = parsed.data;
     if (msg.type === 'metrics') this.followMetrics(client, msg.window);
+    else if (msg.type === 'alarms') this.followAlarms(client, msg.follow);
     else if (msg.type === 'subscribe') this.subscribe(client, msg);
     else this.unsubscribe(client, msg);
   }
@@ -270,6 +331,14 @@ export class LiveHub {
     if (overview !== null && client.ws.bufferedAmount <= this.opts.slowClientBytes) {
       this.send(client, { type: 'metrics', overview });
     }
+  }
+
+  private followAlarms(client: Client, follow: boolean): void {
+    if (this.alarmFeed === null) {
+      if (follow) this.reject(client, 'GL_ERR_NOT_FOUND', 'this gateway keeps no alarms');
+      return;
+    }
+    this.alarmFeed.follow(client.id, client.ws, follow);
   }
 
   /** One overview per window for every client that follows it; a slow client skips a push. */
@@ -428,6 +497,7 @@ export class LiveHub {
   }
 
   private pingAll(): void {
+    this.revalidate();
     for (const client of this.clients) {
       if (!client.alive) {
         this.stats.terminated++;

@@ -6,7 +6,17 @@
  * machine and line.
  */
 import type { Device, Line, Machine, PlantConfig } from '../../config/schema.js';
-import type { DeviceView, LineView, MachineStateName, MachineView, PlantView, TagRef, TagView } from './contract.js';
+import type {
+  CarbonFactorView,
+  DeviceView,
+  LineView,
+  MachineStateName,
+  MachineView,
+  PlantView,
+  TagRef,
+  TagView,
+} from './contract.js';
+import { factorYear } from './energy-export.js';
 
 export interface PlantIndex {
   readonly view: PlantView;
@@ -72,16 +82,48 @@ function machineRefs(m: Machine): TagRef[] {
 
 function machineView(m: Machine): MachineView {
   let stateMap: Record<string, MachineStateName> | null = null;
+  const stateReasons: Record<string, string> = {};
   if (m.state) {
     stateMap = {};
     for (const [raw, mapped] of Object.entries(m.state.map)) {
       stateMap[raw] = typeof mapped === 'string' ? mapped : mapped.state;
+      if (typeof mapped !== 'string' && mapped.reason !== undefined) stateReasons[raw] = mapped.reason;
     }
   }
-  return { id: m.id, name: m.name, idealCycleTimeS: m.idealCycleTimeS, tags: machineRefs(m), stateMap };
+  return {
+    id: m.id,
+    name: m.name,
+    idealCycleTimeS: m.idealCycleTimeS,
+    tags: machineRefs(m),
+    stateMap,
+    reasons: { ...(m.state?.reasons ?? {}) },
+    stateReasons,
+  };
 }
 
-function lineView(line: Line): LineView {
+/** the factors of the tables that price a line's energy: its own tables, else the site's */
+function carbonFactors(config: PlantConfig, line: Line): CarbonFactorView[] {
+  const out: CarbonFactorView[] = [];
+  for (const tableId of line.carbonTables ?? config.site.carbonTables) {
+    const table = config.carbonTables.find((t) => t.id === tableId);
+    if (!table) continue;
+    for (const f of table.factors) {
+      out.push({
+        table: table.id,
+        tableName: table.name ?? table.id,
+        from: f.from,
+        to: f.to ?? null,
+        kgCO2ePerKwh: f.kgCO2ePerKwh,
+        source: f.source,
+        year: factorYear(f.source, f.from),
+        method: f.method,
+      });
+    }
+  }
+  return out;
+}
+
+function lineView(line: Line, config: PlantConfig): LineView {
   const tags: TagRef[] = [];
   if (line.energy?.kwhTag !== undefined) tags.push({ tagId: line.energy.kwhTag, role: 'energyKwh' });
   if (line.energy?.kwTag !== undefined) tags.push({ tagId: line.energy.kwTag, role: 'energyKw' });
@@ -92,6 +134,7 @@ function lineView(line: Line): LineView {
     outputMachine: line.outputMachine,
     machines: line.machines.map(machineView),
     tags,
+    carbonFactors: carbonFactors(config, line),
   };
 }
 
@@ -99,7 +142,7 @@ export function buildPlantIndex(config: PlantConfig): PlantIndex {
   const view: PlantView = {
     site: { id: config.site.id, name: config.site.name, timezone: config.site.timezone },
     areas: config.areas.map((a) => ({ id: a.id, name: a.name })),
-    lines: config.lines.map(lineView),
+    lines: config.lines.map((line) => lineView(line, config)),
     devices: config.devices.map(deviceView),
   };
 

@@ -4,6 +4,14 @@
  * knows nothing about drivers, the pipeline or the store's internals.
  */
 import type { PlantConfig } from '../../config/schema.js';
+import type {
+  AlarmActionResult,
+  AlarmChange,
+  AlarmMode,
+  AlarmStateName,
+  AlarmStatistics,
+  AlarmView,
+} from '../core/alarms/index.js';
 import type { EntityRef, MachineStatus, MetricsRecord, WindowSpec } from '../core/index.js';
 import type { BaselineResponse } from './contract.js';
 
@@ -51,6 +59,33 @@ export interface DeviceHealth {
   };
 }
 
+/** A northbound sink (InfluxDB, …): what it holds back, what it delivered and what it had to drop. */
+export interface SinkHealth {
+  readonly name: string;
+  /** points waiting to be sent */
+  readonly backlog: number;
+  /** the current failure; null while sending works */
+  readonly lastError: string | null;
+  /** `running`, `failed` (could not start: see lastError), `stopped`, … */
+  readonly state?: string;
+  /** the backlog's size on disk as its quota counts it */
+  readonly backlogBytes?: number;
+  /** how long the oldest waiting point has waited, ms; null when none waits */
+  readonly oldestAgeMs?: number | null;
+  /** points delivered since the start */
+  readonly sent?: number;
+  /** points delivered per second, recent */
+  readonly sendRate?: number;
+  /** failed attempts since the start */
+  readonly failures?: number;
+  /** points dropped, oldest first, because the backlog reached its quota */
+  readonly dropped?: number;
+  /** points the receiver refused as bad and that were dropped */
+  readonly rejected?: number;
+  /** a condition for a system alarm (quota reached, outbox unusable) */
+  readonly alarm?: { readonly active: boolean; readonly since: number | null; readonly message: string | null };
+}
+
 export interface HealthReport {
   readonly status: 'ok' | 'degraded';
   readonly startedAt: number;
@@ -63,8 +98,22 @@ export interface HealthReport {
     readonly dropped: number;
     readonly lastError: string | null;
   };
-  readonly sinks: readonly { readonly name: string; readonly backlog: number; readonly lastError: string | null }[];
+  readonly sinks: readonly SinkHealth[];
   readonly pipeline: { readonly samplesIn: number; readonly rejected: number };
+  /** the alarm service: alarms configured, active, unacknowledged, store problems */
+  readonly alarms?: {
+    readonly ready: boolean;
+    readonly alarms: number;
+    readonly active: number;
+    readonly unacknowledged: number;
+    readonly hidden: number;
+    readonly recorded: number;
+    readonly storeErrors: number;
+    readonly droppedEdges: number;
+    readonly errors: number;
+    readonly lastError: string | null;
+    readonly orphans: readonly string[];
+  };
   /** the metrics core: whether it is rebuilt and serving, and its failures */
   readonly metrics?: {
     readonly ready: boolean;
@@ -153,6 +202,58 @@ export interface ExportSource {
   ): Iterable<readonly { readonly minuteTs: number; readonly payload: unknown }[]>;
 }
 
+/**
+ * The plant's alarms and the operator actions on them (the AlarmService
+ * fits). An action names the signed-in user; it answers with the alarm
+ * after it, or a refusal with its stable code.
+ */
+export interface AlarmSource {
+  /** false while the alarms are restored after a start */
+  ready(): boolean;
+  /** every configured alarm, in configuration order (empty before it is ready) */
+  list(): readonly AlarmView[];
+  get(alarmId: string): AlarmView | null;
+  acknowledge(alarmId: string, user: string, comment?: string | null): AlarmActionResult;
+  shelve(alarmId: string, user: string, reason: string, durationMs: number): AlarmActionResult;
+  unshelve(alarmId: string, user: string, comment?: string | null): AlarmActionResult;
+  reset(alarmId: string, user: string, comment?: string | null): AlarmActionResult;
+  removeFromService(alarmId: string, user: string, reason: string): AlarmActionResult;
+  returnToService(alarmId: string, user: string, comment?: string | null): AlarmActionResult;
+  /** alarm system performance over [from, to), by 10-minute windows */
+  stats(from: number, to: number): AlarmStatistics;
+  /** hears every change right after it is recorded; returns the unsubscribe */
+  subscribe(listener: (change: AlarmChange) => void): () => void;
+}
+
+/** One stored line of the alarm audit trail. */
+export interface AlarmAuditRecord {
+  readonly id: number;
+  readonly ts: number;
+  readonly alarmId: string;
+  readonly activation: number;
+  readonly action: string;
+  readonly user: string | null;
+  readonly comment: string | null;
+  readonly from: { readonly state: AlarmStateName; readonly modes: readonly AlarmMode[] };
+  readonly to: { readonly state: AlarmStateName; readonly modes: readonly AlarmMode[] };
+  readonly result: string;
+  readonly value?: unknown;
+  readonly until?: number;
+}
+
+/** The append-only alarm audit trail (the AlarmStore fits). Times are inclusive. */
+export interface AlarmAuditSource {
+  auditTrail(query: {
+    readonly from: number;
+    readonly to: number;
+    readonly alarmId?: string;
+    readonly limit?: number;
+    /** only lines recorded after this one: the next page */
+    readonly afterId?: number;
+    readonly newestFirst?: boolean;
+  }): readonly AlarmAuditRecord[];
+}
+
 export interface ServerDeps {
   readonly config: PlantConfig;
   readonly live: LiveSource;
@@ -162,6 +263,10 @@ export interface ServerDeps {
   readonly metrics?: MetricsSource;
   /** stored history for the CSV exports (the store); without it the export routes answer 503 */
   readonly exports?: ExportSource;
+  /** the alarms; without them the alarm routes answer 503 and the live hub refuses to follow alarms */
+  readonly alarms?: AlarmSource;
+  /** the alarm audit trail (the alarm store); without it the audit routes answer 503 */
+  readonly alarmAudit?: AlarmAuditSource;
   /** folder with the built dashboard (index.html and assets) */
   readonly dashboardDir: string;
   readonly log: {

@@ -10,15 +10,38 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry, validateMetricName } from 'prom-client';
-import type { LiveHubCounters } from './contract.js';
+import { ALARM_PRIORITIES, type AlarmPriority, type AlarmStateName, type LiveHubCounters } from './contract.js';
 import type { DeviceHealth, HealthReport, ServerDeps } from './ports.js';
 
 export const METRICS_PATH = '/metrics';
+
+/** Sign-in counters (`AuthCounters` of the authenticator). */
+export interface AuthScrape {
+  readonly loginsSucceeded: number;
+  readonly loginsFailed: number;
+  readonly loginsThrottled: number;
+  readonly unauthenticated: number;
+  readonly forbidden: number;
+}
 
 /** What one scrape reads. */
 export interface ScrapeFrame {
   readonly report: HealthReport;
   readonly liveHub: LiveHubCounters;
+  /** absent on a server without sign-in */
+  readonly auth?: AuthScrape;
+  /** every configured alarm as it stands; absent on a gateway without alarms */
+  readonly alarms?: readonly AlarmScrape[];
+}
+
+/** What the alarm gauges need of an alarm (an `AlarmView` fits). */
+export interface AlarmScrape {
+  readonly priority: AlarmPriority;
+  readonly state: AlarmStateName;
+  /** shelved, suppressed or out of service */
+  readonly hidden: boolean;
+  readonly shelved: object | null;
+  readonly outOfService: object | null;
 }
 
 type DeviceLabel = 'device' | 'protocol';
@@ -387,6 +410,58 @@ export class PrometheusExporter {
       [],
       (f, put) => put({}, f.liveHub.terminated),
     );
+    const byPriority = (name: string, help: string, counts: (a: AlarmScrape) => boolean) =>
+      this.gauge(name, help, ['priority'], (f, put) => {
+        if (!f.alarms) return;
+        const n: Record<AlarmPriority, number> = { high: 0, medium: 0, low: 0 };
+        for (const a of f.alarms) if (counts(a)) n[a.priority]++;
+        for (const p of ALARM_PRIORITIES) put({ priority: p }, n[p]);
+      });
+    byPriority(
+      'greenline_alarms_active',
+      'Alarms whose condition is present, shown to operators (acknowledged or not), by priority.',
+      (a) => !a.hidden && (a.state === 'active-unacknowledged' || a.state === 'active-acknowledged'),
+    );
+    byPriority(
+      'greenline_alarms_unacknowledged',
+      'Alarms waiting for an acknowledgement (active, or returned to normal unacknowledged), shown to operators, by priority.',
+      (a) => !a.hidden && (a.state === 'active-unacknowledged' || a.state === 'returned-unacknowledged'),
+    );
+    byPriority('greenline_alarms_shelved', 'Alarms an operator has shelved, by priority.', (a) => a.shelved !== null);
+    byPriority(
+      'greenline_alarms_out_of_service',
+      'Alarms taken out of service (evaluated, never announced), by priority.',
+      (a) => a.outOfService !== null,
+    );
+    this.gauge(
+      'greenline_alarms_ready',
+      '1 once the alarms are restored from the store and evaluated, else 0.',
+      [],
+      (f, put) => {
+        if (f.report.alarms) put({}, f.report.alarms.ready ? 1 : 0);
+      },
+    );
+    this.counter(
+      'greenline_auth_logins_total',
+      'Sign-ins by result: success, failure (wrong username or password), throttled (refused unchecked after too many failures).',
+      ['result'],
+      (f, put) => {
+        if (!f.auth) return;
+        put({ result: 'success' }, f.auth.loginsSucceeded);
+        put({ result: 'failure' }, f.auth.loginsFailed);
+        put({ result: 'throttled' }, f.auth.loginsThrottled);
+      },
+    );
+    this.counter(
+      'greenline_auth_refused_total',
+      'Requests and live connections refused: 401 without a valid sign-in, 403 without the capability.',
+      ['status'],
+      (f, put) => {
+        if (!f.auth) return;
+        put({ status: '401' }, f.auth.unauthenticated);
+        put({ status: '403' }, f.auth.forbidden);
+      },
+    );
   }
 
   /** `text/plain; version=0.0.4; charset=utf-8` */
@@ -493,10 +568,19 @@ export class PrometheusExporter {
 /** Serves `GET /metrics` from the server's health report and live hub, read at each scrape. */
 export function registerPrometheusRoute(
   app: FastifyInstance,
-  deps: Pick<ServerDeps, 'health' | 'log'>,
+  deps: Pick<ServerDeps, 'health' | 'log' | 'alarms'>,
   hub: { counters(): LiveHubCounters },
+  auth: { counters(): AuthScrape } | null = null,
 ): PrometheusExporter {
-  const exporter = new PrometheusExporter(() => ({ report: deps.health(), liveHub: hub.counters() }), deps.log);
+  const exporter = new PrometheusExporter(
+    () => ({
+      report: deps.health(),
+      liveHub: hub.counters(),
+      ...(auth ? { auth: auth.counters() } : {}),
+      ...(deps.alarms ? { alarms: deps.alarms.list() } : {}),
+    }),
+    deps.log,
+  );
   app.get(METRICS_PATH, async (_req, reply) => {
     const text = await exporter.scrape();
     return reply.header('content-type', exporter.contentType).header('cache-control', 'no-store').send(text);

@@ -6,6 +6,8 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { registerAlarmRoutes } from './alarm-routes.js';
+import { AlarmViews } from './alarm-view.js';
 import { registerApiRoutes } from './api-routes.js';
 import { type ApiError, LIVE_WS_PATH } from './contract.js';
 import { registerDashboard } from './dashboard-files.js';
@@ -15,8 +17,10 @@ import { LIVE_HUB_DEFAULTS, LiveHub, type UpgradeAuthorizer, allowEveryone, refu
 import { registerMetricsRoutes } from './metrics-routes.js';
 import { buildOverview } from './metrics-view.js';
 import { buildPlantIndex } from './plant-index.js';
+import { type Authenticator, installAccessControl, registerAuthRoutes, type RouteEntry } from './auth/index.js';
 import type { ServerDeps } from './ports.js';
 import { registerPrometheusRoute } from './prometheus.js';
+import type { TlsMaterial } from './tls.js';
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy':
@@ -28,7 +32,15 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 };
 
 export interface ServerOptions {
-  /** decides whether a live WebSocket may open; sign-in plugs in here (default: everyone) */
+  /**
+   * Sign-in: every route then checks its access (`auth/access-control.ts`)
+   * and the live WebSocket its sign-in. `null` opens everything to everyone:
+   * for tests only; the gateway (main.ts) always passes an Authenticator.
+   */
+  readonly auth: Authenticator | null;
+  /** serve HTTPS with this certificate and key (`readTlsFiles`); cookies are then Secure */
+  readonly https?: TlsMaterial;
+  /** decides whether a live WebSocket may open (default: the sign-in's check; everyone without sign-in) */
   readonly authorizeUpgrade?: UpgradeAuthorizer;
   /** wall clock, ms since epoch (default Date.now) */
   readonly now?: () => number;
@@ -43,12 +55,19 @@ export interface GreenlineServer {
   stop(): Promise<void>;
   readonly app: FastifyInstance;
   readonly hub: LiveHub;
+  /** every registered route with the access it declares (empty on an open server) */
+  routes(): readonly RouteEntry[];
 }
 
-export function createServer(deps: ServerDeps, options: ServerOptions = {}): GreenlineServer {
+export function createServer(deps: ServerDeps, options: ServerOptions): GreenlineServer {
+  if (options?.auth === undefined) {
+    throw new Error('createServer needs options.auth: an Authenticator, or null for a server open to everyone (tests)');
+  }
+  const auth = options.auth;
   const now = options.now ?? Date.now;
-  const authorize = options.authorizeUpgrade ?? allowEveryone;
+  const authorize = options.authorizeUpgrade ?? auth?.authorizeUpgrade ?? allowEveryone;
   const index = buildPlantIndex(deps.config);
+  const alarmViews = new AlarmViews(deps.config, index);
   const hub = new LiveHub(index, deps.live, {
     liveMaxHz: deps.config.server.liveMaxHz,
     demo: deps.demo ?? false,
@@ -60,9 +79,26 @@ export function createServer(deps: ServerDeps, options: ServerOptions = {}): Gre
     ...(deps.metrics
       ? { metricsOverview: (window, t) => buildOverview(deps.config, deps.metrics!, window, t) }
       : {}),
+    ...(deps.alarms ? { alarms: { alarms: deps.alarms, views: alarmViews } } : {}),
   });
 
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, return503OnClosing: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
+  }) as unknown as FastifyInstance;
+  const access = auth === null ? null : installAccessControl(app, auth, deps.log);
+  const stopWatching = auth?.onChange(() => hub.revalidate());
+
+  // JSON as fastify parses it, but an empty body is no body: `DELETE` and `POST /api/logout` carry
+  // the JSON content type (the cross-site defence) with nothing in it
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') return done(null, undefined);
+    return parseJson(req, body as string, done);
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     reply.headers(SECURITY_HEADERS);
@@ -90,8 +126,10 @@ export function createServer(deps: ServerDeps, options: ServerOptions = {}): Gre
 
   registerApiRoutes(app, deps, index, hub, now);
   registerMetricsRoutes(app, deps, now);
-  registerPrometheusRoute(app, deps, hub);
+  registerPrometheusRoute(app, deps, hub, auth);
   registerExportRoutes(app, deps, index, now);
+  registerAlarmRoutes(app, deps, alarmViews, now);
+  if (auth !== null) registerAuthRoutes(app, auth, deps, now);
   registerDashboard(app, deps.dashboardDir);
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -112,7 +150,11 @@ export function createServer(deps: ServerDeps, options: ServerOptions = {}): Gre
       return refuseUpgrade(socket, 500, 'internal error: the gateway log has the details');
     }
     if (!decision.ok) return refuseUpgrade(socket, decision.status, decision.message);
-    hub.handleUpgrade(req, socket, head, { remoteAddress: req.socket.remoteAddress ?? null, user: decision.user });
+    hub.handleUpgrade(req, socket, head, {
+      remoteAddress: req.socket.remoteAddress ?? null,
+      user: decision.user,
+      ...(decision.revalidate ? { revalidate: decision.revalidate } : {}),
+    });
   }
 
   let started = false;
@@ -121,6 +163,7 @@ export function createServer(deps: ServerDeps, options: ServerOptions = {}): Gre
   return {
     app,
     hub,
+    routes: () => access?.routes() ?? [],
     async start(host: string, port: number) {
       if (started) throw new Error('server already started');
       started = true;
@@ -133,12 +176,13 @@ export function createServer(deps: ServerDeps, options: ServerOptions = {}): Gre
       }
       const address = app.server.address() as AddressInfo;
       const shown = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
-      const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}`;
+      const url = `${options.https ? 'https' : 'http'}://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}`;
       deps.log.info({ url, demo: deps.demo ?? false }, 'server listening');
       return { url };
     },
     stop() {
       stopping ??= (async () => {
+        stopWatching?.();
         await hub.stop();
         await app.close();
       })();

@@ -19,3 +19,10 @@ export {
   type StoredRow,
   type StoreStats,
 } from './sqlite-store.js';
+export {
+  type AlarmAuditQuery,
+  type AlarmAuditRow,
+  AlarmStore,
+  type AlarmStoreOptions,
+  diskUsedPercent,
+} from './alarm-store.js';

@@ -66,6 +66,105 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX metrics_1m_minute ON metrics_1m (minute_ts);
     `,
   },
+  {
+    version: 2,
+    name: 'alarm audit trail, states and activations',
+    sql: `
+      -- every alarm state change and every operator action (refused ones too), never changed
+      CREATE TABLE alarm_audit (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        alarm_id TEXT NOT NULL,
+        activation INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        username TEXT,
+        comment TEXT,
+        from_state TEXT NOT NULL,
+        from_modes TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        to_modes TEXT NOT NULL,
+        result TEXT NOT NULL,
+        payload TEXT NOT NULL CHECK (json_valid(payload))
+      );
+      CREATE INDEX alarm_audit_ts ON alarm_audit (ts);
+      CREATE INDEX alarm_audit_alarm ON alarm_audit (alarm_id, id);
+      CREATE TRIGGER alarm_audit_no_update BEFORE UPDATE ON alarm_audit
+        BEGIN SELECT RAISE(ABORT, 'the alarm audit trail is append-only'); END;
+      CREATE TRIGGER alarm_audit_no_delete BEFORE DELETE ON alarm_audit
+        BEGIN SELECT RAISE(ABORT, 'the alarm audit trail is append-only'); END;
+
+      -- the lifecycle state of each alarm, restored after a restart
+      CREATE TABLE alarm_state (
+        alarm_id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        payload TEXT NOT NULL CHECK (json_valid(payload))
+      ) WITHOUT ROWID;
+
+      -- one row per alarm event, for the alarm statistics
+      CREATE TABLE alarm_activations (
+        alarm_id TEXT NOT NULL,
+        activation INTEGER NOT NULL,
+        priority TEXT NOT NULL,
+        activated_at INTEGER NOT NULL,
+        announced_at INTEGER,
+        acknowledged_at INTEGER,
+        acknowledged_by TEXT,
+        cleared_at INTEGER,
+        PRIMARY KEY (alarm_id, activation)
+      ) WITHOUT ROWID;
+      CREATE INDEX alarm_activations_at ON alarm_activations (activated_at);
+    `,
+  },
+  {
+    version: 3,
+    name: 'users, sign-in sessions and API tokens',
+    sql: `
+      -- usernames compare without case: "Admin" and "admin" are one user
+      CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        display_name TEXT,
+        role TEXT NOT NULL,
+        -- scrypt: parameters, salt and hash in one string (see gateway/server/auth/passwords.ts)
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        -- first-run, config, demo or admin: who created it
+        origin TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        password_changed_at INTEGER NOT NULL,
+        last_login_at INTEGER
+      );
+
+      -- the cookie holds a random id; only its SHA-256 is stored
+      CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        remote_address TEXT
+      ) WITHOUT ROWID;
+      CREATE INDEX sessions_user ON sessions (user_id);
+
+      -- bearer tokens for scripts; only their SHA-256 is stored
+      CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        hint TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_at INTEGER,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+      );
+      CREATE INDEX api_tokens_user ON api_tokens (user_id);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);

@@ -3,7 +3,8 @@
  * in-memory live source.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -12,7 +13,10 @@ import { PlantConfig } from '../../config/schema.js';
 import type { LiveValue } from '../../gateway/server/contract.js';
 import { MemoryLiveSource } from '../../gateway/server/memory-live-source.js';
 import type { HealthReport, ServerDeps } from '../../gateway/server/ports.js';
+import { Authenticator, seedAccounts } from '../../gateway/server/index.js';
 import { createServer, type GreenlineServer } from '../../gateway/server/server.js';
+import { UserStore } from '../../gateway/store/user-store.js';
+import { signInBrowser } from './sign-in.js';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const dashboardDir = join(repo, 'dist', 'dashboard');
@@ -138,6 +142,9 @@ const v = (
 describe('dashboard: live tags', () => {
   const live = new MemoryLiveSource();
   let server: GreenlineServer;
+  let users: UserStore;
+  let usersDir: string;
+  let auth: Authenticator;
   let url: string;
   let port: number;
   let browser: Browser;
@@ -175,7 +182,20 @@ describe('dashboard: live tags', () => {
       v('hall_temp', 21.5, 3000),
       v('hall_rh', 58.2, 45_000, 'stale', 'no update for 30 s'),
     ]);
-    server = createServer(deps);
+    // sign-in as the gateway has it: a viewer signs in, the browser keeps the cookie across a restart
+    usersDir = mkdtempSync(join(tmpdir(), 'gl-live-users-'));
+    users = new UserStore({ path: join(usersDir, 'users.db') });
+    users.start();
+    auth = new Authenticator({ store: users, log: deps.log, cost: { ln: 10, r: 8, p: 1 } });
+    await seedAccounts({
+      store: users,
+      users: [{ username: 'wall', role: 'viewer', password: 'wall display 1' }],
+      demoAccounts: [],
+      hashPassword: (p) => auth.hashPassword(p),
+      log: deps.log,
+      announce: () => undefined,
+    });
+    server = createServer(deps, { auth });
     ({ url } = await server.start('127.0.0.1', 0));
     port = Number(new URL(url).port);
     browser = await chromium.launch({
@@ -183,6 +203,7 @@ describe('dashboard: live tags', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+    await signInBrowser(context, url, 'wall', 'wall display 1');
     page = await context.newPage();
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     page.on('console', (msg) => {
@@ -204,6 +225,8 @@ describe('dashboard: live tags', () => {
   afterAll(async () => {
     await browser?.close();
     await server?.stop();
+    users?.stop();
+    if (usersDir) rmSync(usersDir, { recursive: true, force: true });
   });
 
   it('shows the plant with live values, quality and age', async () => {
@@ -217,6 +240,9 @@ describe('dashboard: live tags', () => {
       'Demo plant: simulated devices, not a real factory',
     );
     expect(await page.getByTestId('stale-banner').isHidden()).toBe(true);
+    // who is signed in, as what
+    expect(await page.getByTestId('account-name').textContent()).toBe('wall');
+    expect(await page.getByTestId('account-role').textContent()).toBe('Viewer');
 
     // grouping: machine tags under their machine, line meter under the line, the rest by device
     expect(await page.getByTestId('machine-cnc').getByTestId('tag-row-cnc_kw').count()).toBe(1);
@@ -264,6 +290,8 @@ describe('dashboard: live tags', () => {
     expect(await page.getByTestId('conn-state').textContent()).toBe('即時連線');
     expect(await page.getByTestId('demo-banner').textContent()).toContain('示範工廠');
     expect(await page.getByTestId('tag-quality-cnc_kw').textContent()).toBe('不良');
+    expect(await page.getByTestId('account-role').textContent()).toBe('檢視者');
+    expect(await page.getByTestId('sign-out').textContent()).toBe('登出');
     expect(await page.locator('html').getAttribute('lang')).toBe('zh-Hant');
     expect(await page.getByTestId('devices').locator('h2').textContent()).toBe('其他設備');
     await page.screenshot({ path: join(artifacts, 'dashboard-live-zh.png'), fullPage: true });
@@ -283,7 +311,7 @@ describe('dashboard: live tags', () => {
     expect(await page.getByTestId('stale-banner').isVisible()).toBe(true);
     await page.screenshot({ path: join(artifacts, 'dashboard-live-reconnecting.png') });
 
-    server = createServer(deps);
+    server = createServer(deps, { auth });
     await server.start('127.0.0.1', port);
     await expect
       .poll(() => page.getByTestId('conn-state').getAttribute('data-state'), { timeout: 20_000 })

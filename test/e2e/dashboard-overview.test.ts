@@ -12,6 +12,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoRun } from '../../gateway/demo.js';
 import { startDemo } from '../../gateway/demo.js';
+import { DEMO_VIEWER, signInBrowser } from './sign-in.js';
 import type { MetricsOverview } from '../../gateway/server/contract.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -59,13 +60,14 @@ describe('dashboard: plant overview', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  let cookie = '';
   const problems: string[] = [];
   /** metrics messages the page received and the metrics subscriptions it sent */
   const metricsReceived: number[] = [];
   const metricsSent: (string | null)[] = [];
 
   async function restOverview(window = 'shift'): Promise<MetricsOverview> {
-    const res = await fetch(`${demo.url}/api/metrics?window=${window}`);
+    const res = await fetch(`${demo.url}/api/metrics?window=${window}`, { headers: { cookie } });
     expect(res.status).toBe(200);
     return (await res.json()) as MetricsOverview;
   }
@@ -93,6 +95,7 @@ describe('dashboard: plant overview', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+    cookie = (await signInBrowser(context, demo.url, DEMO_VIEWER.username, DEMO_VIEWER.password)).cookie;
     page = await context.newPage();
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     page.on('console', (msg) => {

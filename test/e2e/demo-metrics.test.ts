@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntityMetricsResponse, MetricsRecord } from '../../gateway/server/contract.js';
 import type { DemoRun } from '../../gateway/demo.js';
 import { startDemo } from '../../gateway/demo.js';
+import { DEMO_VIEWER, signIn } from './sign-in.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const MINUTE = 60_000;
@@ -106,8 +107,16 @@ function stateTimes(list: readonly Row[], from: number, to: number, end: number)
   return out;
 }
 
+/** the `Cookie` header of the demo viewer, per gateway URL (a restarted demo has a new port) */
+const cookies = new Map<string, string>();
+
 async function entity(url: string, path: string): Promise<EntityMetricsResponse> {
-  const res = await fetch(`${url}${path}`);
+  let cookie = cookies.get(url);
+  if (cookie === undefined) {
+    cookie = (await signIn(url, DEMO_VIEWER.username, DEMO_VIEWER.password)).cookie;
+    cookies.set(url, cookie);
+  }
+  const res = await fetch(`${url}${path}`, { headers: { cookie } });
   expect(res.status, path).toBe(200);
   return (await res.json()) as EntityMetricsResponse;
 }

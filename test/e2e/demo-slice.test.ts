@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { DemoRun } from '../../gateway/demo.js';
 import { startDemo } from '../../gateway/demo.js';
+import { DEMO_VIEWER, type SignedIn, signIn } from './sign-in.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const artifacts = join(root, 'test/.artifacts');
@@ -26,10 +27,10 @@ interface Live {
 }
 
 /** a WebSocket client that keeps the latest value of every tag */
-async function liveClient(url: string) {
+async function liveClient(url: string, viewer: SignedIn) {
   const latest = new Map<string, Live>();
   const waiters: (() => void)[] = [];
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/live/ws`);
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/live/ws`, { headers: { cookie: viewer.cookie } });
   ws.on('message', (data) => {
     const msg = JSON.parse(String(data)) as { type: string; values?: Live[] };
     if (msg.type === 'snapshot' || msg.type === 'delta') {
@@ -59,6 +60,8 @@ describe('the demo, end to end', () => {
   let demo: DemoRun;
   let dataDir: string;
   let browser: Browser | undefined;
+  /** the demo's documented viewer account */
+  let viewer: SignedIn;
 
   beforeAll(async () => {
     if (!existsSync(join(root, 'dist/dashboard/index.html'))) {
@@ -66,6 +69,7 @@ describe('the demo, end to end', () => {
     }
     dataDir = mkdtempSync(join(tmpdir(), 'greenline-demo-'));
     demo = await startDemo({ root, port: 0, freePorts: true, dataDir, seed: 7 });
+    viewer = await signIn(demo.url, DEMO_VIEWER.username, DEMO_VIEWER.password);
   });
 
   afterAll(async () => {
@@ -75,9 +79,9 @@ describe('the demo, end to end', () => {
   });
 
   it('shows every configured tag live, from Modbus, OPC UA and MQTT devices', async () => {
-    const client = await liveClient(demo.url);
+    const client = await liveClient(demo.url, viewer);
     try {
-      const plant = (await (await fetch(`${demo.url}/api/plant`)).json()) as {
+      const plant = (await (await fetch(`${demo.url}/api/plant`, { headers: { cookie: viewer.cookie } })).json()) as {
         devices: { id: string; protocol: string; tags: { id: string }[] }[];
       };
       const allTags = plant.devices.flatMap((d) => d.tags.map((t) => t.id));
@@ -89,7 +93,7 @@ describe('the demo, end to end', () => {
           `good values for all of ${allTags.length} tags; missing: ${allTags.filter((id) => client.latest.get(id)?.quality !== 'good').join(', ')}`,
         30_000,
       );
-      const health = (await (await fetch(`${demo.url}/api/health`)).json()) as {
+      const health = (await (await fetch(`${demo.url}/api/health`, { headers: { cookie: viewer.cookie } })).json()) as {
         devices: { id: string; state: string }[];
       };
       expect(health.devices.map((d) => [d.id, d.state])).toEqual(plant.devices.map((d) => [d.id, 'connected']));
@@ -110,7 +114,7 @@ describe('the demo, end to end', () => {
   });
 
   it('a value changed in each simulator reaches a WebSocket client', async () => {
-    const client = await liveClient(demo.url);
+    const client = await liveClient(demo.url, viewer);
     try {
       const { control } = demo.simulators;
       const changes: [machine: string, field: string, value: number, tag: string][] = [
@@ -134,7 +138,7 @@ describe('the demo, end to end', () => {
   });
 
   it('a stopped device shows as bad at once and recovers by itself', async () => {
-    const client = await liveClient(demo.url);
+    const client = await liveClient(demo.url, viewer);
     try {
       await client.until(() => client.latest.get('l2.meter.power_kw')?.quality === 'good', 'line 2 meter good');
       await demo.simulators.control.stopDevice('line2-meter');
@@ -158,7 +162,11 @@ describe('the demo, end to end', () => {
       executablePath: '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1600 } });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1600 } });
+    await context.addCookies([
+      { name: viewer.name, value: viewer.value, url: demo.url, httpOnly: true, sameSite: 'Strict' },
+    ]);
+    const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => {

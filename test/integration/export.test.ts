@@ -304,7 +304,7 @@ beforeAll(async () => {
       error: (_o, msg) => logged.push({ level: 'error', msg }),
     },
   };
-  server = createServer(deps, { now: () => NOW });
+  server = createServer(deps, { auth: null, now: () => NOW });
   ({ url: base } = await server.start('127.0.0.1', 0));
 }, 120_000);
 
@@ -943,7 +943,7 @@ describe('stopping the server', () => {
         dashboardDir: join(dir, 'none'),
         log: { info() {}, warn() {}, error() {} },
       },
-      { now: () => NOW },
+      { auth: null, now: () => NOW },
     );
     const { url } = await other.start('127.0.0.1', 0);
     const res = await fetch(
@@ -974,7 +974,7 @@ describe('exports without a store', () => {
         dashboardDir: join(dir, 'none'),
         log: { info() {}, warn() {}, error() {} },
       },
-      { now: () => NOW },
+      { auth: null, now: () => NOW },
     );
     const { url } = await bare.start('127.0.0.1', 0);
     try {

@@ -126,7 +126,7 @@ describe('energy baseline from stored history', () => {
         dashboardDir: dir,
         log,
       },
-      { now: () => now },
+      { auth: null, now: () => now },
     );
     url = (await server.start('127.0.0.1', 0)).url;
   });

@@ -130,7 +130,7 @@ beforeAll(async () => {
   writeFileSync(join(builtDir, 'index.html'), '<!doctype html><title>greenline</title><div id="app"></div>');
   writeFileSync(join(builtDir, 'assets', 'index-abc123.js'), 'console.log(1)');
   live = new MemoryLiveSource();
-  server = createServer(deps(builtDir, live), { now: () => NOW });
+  server = createServer(deps(builtDir, live), { auth: null, now: () => NOW });
   ({ url: base } = await server.start('127.0.0.1', 0));
 });
 
@@ -368,13 +368,13 @@ describe('server routes', () => {
     it('answers 503 with a clear message when the dashboard is not built', async () => {
       const emptyDir = join(tmp, 'empty');
       mkdirSync(emptyDir);
-      const other = createServer(deps(emptyDir), { now: () => NOW });
+      const other = createServer(deps(emptyDir), { auth: null, now: () => NOW });
       try {
         const res = await other.app.inject({ method: 'GET', url: '/' });
         expect(res.statusCode).toBe(503);
         expect(res.body).toBe('dashboard not built: run npm run build');
         expect((await other.app.inject({ method: 'GET', url: '/api/health' })).statusCode).toBe(200);
-        const missing = createServer(deps(join(tmp, 'does-not-exist')));
+        const missing = createServer(deps(join(tmp, 'does-not-exist')), { auth: null });
         expect((await missing.app.inject({ method: 'GET', url: '/lines' })).statusCode).toBe(503);
         await missing.stop();
       } finally {

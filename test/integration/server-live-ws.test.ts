@@ -80,7 +80,7 @@ const sockets: WebSocket[] = [];
 
 async function startServer(
   liveMaxHz: number,
-  options: ServerOptions = {},
+  options: ServerOptions = { auth: null },
 ): Promise<{ server: GreenlineServer; live: MemoryLiveSource; wsUrl: string }> {
   const live = new MemoryLiveSource();
   const deps: ServerDeps = {
@@ -303,7 +303,7 @@ describe('live hub', () => {
 describe('live hub under load', () => {
   it('keeps a client that stops reading bounded while others still get updates', async () => {
     const slowClientBytes = 256 * 1024;
-    const { server, live, wsUrl } = await startServer(20, { live: { slowClientBytes } });
+    const { server, live, wsUrl } = await startServer(20, { auth: null, live: { slowClientBytes } });
     const slow = await Client.open(wsUrl);
     const fast = await Client.open(wsUrl);
     for (const c of [slow, fast]) {
@@ -365,7 +365,7 @@ describe('live hub under load', () => {
   }, 60_000);
 
   it('closes a client that stops answering pings', async () => {
-    const { server, wsUrl } = await startServer(4, { live: { pingIntervalMs: 100 } });
+    const { server, wsUrl } = await startServer(4, { auth: null, live: { pingIntervalMs: 100 } });
     const silent = await Client.open(wsUrl, { autoPong: false });
     const healthy = await Client.open(wsUrl);
     await silent.until(() => silent.closed !== null, 2000);

@@ -156,7 +156,7 @@ function deps(source: MetricsService | undefined): ServerDeps {
 }
 
 async function startServer(source: MetricsService | undefined): Promise<string> {
-  const server = createServer(deps(source), { now: () => clock.t });
+  const server = createServer(deps(source), { auth: null, now: () => clock.t });
   running.push(server);
   const { url } = await server.start('127.0.0.1', await freePort());
   return url;

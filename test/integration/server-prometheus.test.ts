@@ -287,7 +287,7 @@ describe('GET /metrics', () => {
       dashboardDir: tmp,
       log: recordingLog,
     };
-    server = createServer(deps);
+    server = createServer(deps, { auth: null });
     ({ url: base } = await server.start('127.0.0.1', 0));
     await driver.start();
     await ctx.until(
@@ -503,22 +503,25 @@ describe('GET /metrics', () => {
 
   it('keeps two servers in one process apart', async () => {
     const now = Date.now();
-    const other = createServer({
-      config: plant(1),
-      live: new MemoryLiveSource(),
-      health: () => ({
-        status: 'ok',
-        startedAt: now,
-        now,
-        devices: [],
-        store: { path: ':memory:', samplesWritten: 1, pendingRows: 0, dropped: 0, lastError: null },
-        sinks: [],
-        pipeline: { samplesIn: 1, rejected: 0 },
-      }),
-      history: { history: () => [] },
-      dashboardDir: tmp,
-      log: quiet,
-    });
+    const other = createServer(
+      {
+        config: plant(1),
+        live: new MemoryLiveSource(),
+        health: () => ({
+          status: 'ok',
+          startedAt: now,
+          now,
+          devices: [],
+          store: { path: ':memory:', samplesWritten: 1, pendingRows: 0, dropped: 0, lastError: null },
+          sinks: [],
+          pipeline: { samplesIn: 1, rejected: 0 },
+        }),
+        history: { history: () => [] },
+        dashboardDir: tmp,
+        log: quiet,
+      },
+      { auth: null },
+    );
     try {
       const { url } = await other.start('127.0.0.1', 0);
       const theirs = await scrape(url);

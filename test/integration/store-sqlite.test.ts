@@ -83,7 +83,19 @@ describe('SqliteStore schema', () => {
       const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
       expect(versions).toEqual(Array.from({ length: LATEST_VERSION }, (_, i) => i + 1));
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
-      expect(tables).toEqual(['events', 'metrics_1m', 'rollup_1m', 'samples', 'schema_migrations', 'tags']);
+      expect(tables).toEqual(
+        expect.arrayContaining([
+          'alarm_activations',
+          'alarm_audit',
+          'alarm_state',
+          'events',
+          'metrics_1m',
+          'rollup_1m',
+          'samples',
+          'schema_migrations',
+          'tags',
+        ]),
+      );
     } finally {
       db.close();
     }
@@ -106,7 +118,9 @@ describe('SqliteStore schema', () => {
     );
     expect(err).toBeInstanceOf(StoreError);
     expect((err as StoreError).code).toBe('GL_ERR_STORE_SCHEMA_NEWER');
-    expect((err as Error).message).toMatch(/schema version 2.*newer greenline.*store\.path/);
+    expect((err as Error).message).toMatch(
+      new RegExp(`schema version ${LATEST_VERSION + 1}.*newer greenline.*store\\.path`),
+    );
   });
 
   it('reports a file that is not a database with GL_ERR_STORE_OPEN', async () => {

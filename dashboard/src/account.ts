@@ -1,0 +1,122 @@
+/**
+ * Who is signed in: the sign-in page until someone is, the name, role and
+ * sign-out button in the header, and a watch that brings the sign-in page
+ * back when the sign-in ends (signed out elsewhere, expired, disabled).
+ */
+import type { Me, Role } from '../../gateway/server/contract.js';
+import { h } from './dom.js';
+import type { Lang, MessageKey, Translate } from './i18n.js';
+import { SignInPage } from './sign-in-page.js';
+
+/** how often the dashboard asks whether its sign-in still holds */
+const WATCH_MS = 30_000;
+
+const ROLE_NAMES: Record<Role, MessageKey> = {
+  viewer: 'userRole.viewer',
+  operator: 'userRole.operator',
+  energy: 'userRole.energy',
+  admin: 'userRole.admin',
+};
+
+let current: Me | null = null;
+
+/** the signed-in user; null before sign-in, or on a gateway without sign-in */
+export function currentAccount(): Me | null {
+  return current;
+}
+
+async function fetchMe(): Promise<{ status: number; me: Me | null }> {
+  const res = await fetch(new URL('api/me', document.baseURI), { headers: { accept: 'application/json' } });
+  return { status: res.status, me: res.ok ? ((await res.json()) as Me) : null };
+}
+
+/**
+ * Resolves with the signed-in user, showing the sign-in page in `root` until
+ * there is one; null when the gateway has no sign-in at all.
+ */
+export async function ensureSignedIn(
+  root: HTMLElement,
+  lang: Lang,
+  onLangChange: (lang: Lang) => void,
+): Promise<Me | null> {
+  let problem: string | null = null;
+  try {
+    const { status, me } = await fetchMe();
+    if (me !== null) {
+      current = me;
+      return me;
+    }
+    if (status === 404) return null;
+    if (status !== 401) problem = `HTTP ${status}`;
+  } catch (err) {
+    problem = err instanceof Error ? err.message : String(err);
+  }
+  return new Promise<Me>((resolve) => {
+    const page = new SignInPage({
+      lang,
+      onLangChange,
+      problem,
+      onSignedIn: (me) => {
+        current = me;
+        resolve(me);
+      },
+    });
+    root.replaceChildren(page.el);
+    page.focus();
+  });
+}
+
+/** The header's part: who is signed in, as what, and the sign-out button. */
+export function accountTools(me: Me, t: Translate): HTMLElement {
+  const name = me.displayName ?? me.username;
+  const role = t(ROLE_NAMES[me.role]);
+  const button = h(
+    'button',
+    { type: 'button', class: 'account-signout', 'data-testid': 'sign-out', disabled: me.via !== 'session' },
+    t('account.signOut'),
+  );
+  button.addEventListener('click', () => void signOut());
+  return h(
+    'div',
+    { class: 'account', 'data-testid': 'account', role: 'group', 'aria-label': t('account.label', { name, role }) },
+    h(
+      'span',
+      { class: 'account-who' },
+      h('span', { class: 'account-name', 'data-testid': 'account-name' }, name),
+      h('span', { class: 'account-role', 'data-testid': 'account-role', 'data-role': me.role }, role),
+    ),
+    button,
+  );
+}
+
+export async function signOut(): Promise<void> {
+  try {
+    // JSON content type: the gateway refuses state changes without it (cross-site defence)
+    await fetch(new URL('api/logout', document.baseURI), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
+  } finally {
+    current = null;
+    window.location.reload();
+  }
+}
+
+/** Brings the sign-in page back once the sign-in has ended; checks every 30 s. */
+export function watchSignIn(): void {
+  if (current === null) return;
+  window.setInterval(async () => {
+    try {
+      if ((await fetchMe()).status === 401) signInEnded();
+    } catch {
+      // the gateway is away: the connection state says so; the next check tells
+    }
+  }, WATCH_MS);
+}
+
+/** an answer said 401: the sign-in ended, show the sign-in page */
+export function signInEnded(): void {
+  if (current === null) return;
+  current = null;
+  window.location.reload();
+}

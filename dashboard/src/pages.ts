@@ -1,0 +1,72 @@
+/**
+ * The pages beside the overview and the live tags: machine and line detail,
+ * energy & carbon, health. Each is made the first time it is opened and
+ * kept; they share one load of the plant model.
+ */
+import type { LiveValue, MetricsWindowName, PlantView } from '../../gateway/server/contract.js';
+import './pages.css';
+import { getJson } from './api.js';
+import { DetailPage } from './detail/detail-page.js';
+import { EnergyPage } from './energy/energy-page.js';
+import { HealthPage } from './health/health-page.js';
+import type { Lang } from './i18n.js';
+import { parseDetail, parseRoute } from './router.js';
+import type { Page } from './shell.js';
+
+/** GET /api/plant once, tried again with growing pauses until it answers */
+function plantOnce(): () => Promise<PlantView> {
+  let pending: Promise<PlantView> | null = null;
+  return () => {
+    pending ??= (async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await getJson<PlantView>('api/plant');
+        } catch {
+          await new Promise((r) => setTimeout(r, Math.min(15_000, 1000 * 2 ** attempt)));
+        }
+      }
+    })();
+    return pending;
+  };
+}
+
+export interface MorePagesOptions {
+  /** the language when a page is first made (later changes reach it through the shell) */
+  readonly lang: () => Lang;
+  /** the overview's window, the first window a detail page shows */
+  readonly window: () => MetricsWindowName;
+}
+
+export class MorePages {
+  private readonly plant = plantOnce();
+  private detail: DetailPage | null = null;
+  private energy: EnergyPage | null = null;
+  private health: HealthPage | null = null;
+
+  constructor(private readonly opts: MorePagesOptions) {}
+
+  /** the page a hash names, or null for the overview and the live tags */
+  pageFor(hash: string): Page | null {
+    const detail = parseDetail(hash);
+    if (detail) {
+      this.detail ??= new DetailPage({ lang: this.opts.lang(), window: this.opts.window(), plant: this.plant });
+      this.detail.show(detail.kind, detail.id);
+      return this.detail;
+    }
+    switch (parseRoute(hash)) {
+      case 'energy':
+        this.energy ??= new EnergyPage({ lang: this.opts.lang(), plant: this.plant });
+        return this.energy;
+      case 'health':
+        this.health ??= new HealthPage({ lang: this.opts.lang(), plant: this.plant });
+        return this.health;
+      default:
+        return null;
+    }
+  }
+
+  /** live values for the detail page's process values and state timeline */
+  applyValues(values: readonly LiveValue[]): void {
+    this.detail?.applyValues(values);
+  }
+}

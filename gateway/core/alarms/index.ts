@@ -1,0 +1,68 @@
+/**
+ * Alarms: rule evaluation with deadband and delays, the ISA-18.2 lifecycle
+ * as a pure state machine, and alarm system statistics (EEMUA 191).
+ */
+export {
+  type AlarmActionOutcome,
+  type AlarmActionResult,
+  type AlarmChange,
+  AlarmEngine,
+  type AlarmEngineOptions,
+  type AlarmProposal,
+  type AlarmView,
+  type OperatorAction,
+} from './alarm-engine.js';
+export {
+  ALARM_REFUSAL_CODES,
+  ALARM_STATES,
+  type Acknowledgement,
+  type AlarmAction,
+  type AlarmEvent,
+  type AlarmMode,
+  type AlarmPriority,
+  type AlarmRecord,
+  type AlarmRefusal,
+  type AlarmRefusalCode,
+  type AlarmState,
+  type AlarmStateName,
+  type AlarmStatus,
+  AUTOMATIC_ACTIONS,
+  alarmStateProblems,
+  DEFAULT_MAX_SHELVE_MS,
+  initialAlarmState,
+  isActiveState,
+  isHidden,
+  type LifecycleOptions,
+  type LifecycleRule,
+  MAX_COMMENT_LENGTH,
+  modesOf,
+  OPERATOR_ACTIONS,
+  type OperatorActionName,
+  type OperatorEvent,
+  type OutOfService,
+  refusal,
+  type Shelf,
+  type StepResult,
+  statusOf,
+  step,
+} from './lifecycle.js';
+export {
+  type AlarmMetric,
+  beyondLimit,
+  type DeviceLink,
+  MAX_EDGES,
+  type MachineStatusInput,
+  type MetricValues,
+  metricValueOf,
+  type RuleEdge,
+  RuleTracker,
+  sameValue,
+} from './rule-tracker.js';
+export {
+  type AlarmActivation,
+  type AlarmFlood,
+  type AlarmStatistics,
+  type AlarmStatisticsOptions,
+  alarmStatistics,
+  findFloods,
+} from './statistics.js';
