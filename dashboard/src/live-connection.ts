@@ -20,7 +20,12 @@ export interface LiveHandlers {
   /** the metrics overview of the window asked for with `setMetricsWindow`, about every second */
   onMetrics?(overview: MetricsOverview): void;
   onError?(code: string, message: string): void;
+  /** the server closed the connection because the sign-in ended (4401): no retry */
+  onSignInEnded?(): void;
 }
+
+/** close code the gateway uses when the connection's sign-in has ended */
+export const SIGN_IN_ENDED_CLOSE = 4401;
 
 const DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15_000];
 
@@ -47,6 +52,8 @@ export class LiveConnection {
   start(): void {
     this.stopped = false;
     window.addEventListener('online', this.onOnline);
+    // a page that is going away (reload, navigation) does not reconnect
+    window.addEventListener('pagehide', () => this.stop(), { once: true });
     this.connect();
   }
 
@@ -119,10 +126,15 @@ export class LiveConnection {
           break;
       }
     });
-    ws.addEventListener('close', () => {
+    ws.addEventListener('close', (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.stopped) return;
+      if (event.code === SIGN_IN_ENDED_CLOSE && this.handlers.onSignInEnded) {
+        this.stopped = true;
+        this.handlers.onSignInEnded();
+        return;
+      }
       this.setState('reconnecting');
       this.scheduleRetry();
     });

@@ -124,6 +124,7 @@ async function main(): Promise<void> {
     },
     onMetrics: acceptOverview,
     onState: (state) => shell.setConnection(state),
+    onSignInEnded: signInEnded,
   });
   showRoute();
   window.setInterval(() => {
