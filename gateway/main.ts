@@ -239,6 +239,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         history: store,
         exports: store,
         metrics,
+        alarms,
+        alarmAudit: alarmStore,
         dashboardDir: options.dashboardDir,
         log: log.child({ part: 'server' }),
         demo: options.demo ?? false,

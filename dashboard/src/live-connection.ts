@@ -22,6 +22,10 @@ export interface LiveHandlers {
   onError?(code: string, message: string): void;
   /** the server closed the connection because the sign-in ended (4401): no retry */
   onSignInEnded?(): void;
+  /** every alarm, the answer to `followAlarms(true)` (again after each reconnect) */
+  onAlarms?(msg: Extract<LiveServerMessage, { type: 'alarms' }>): void;
+  /** one alarm changed, sent the moment it did */
+  onAlarm?(msg: Extract<LiveServerMessage, { type: 'alarm' }>): void;
 }
 
 /** close code the gateway uses when the connection's sign-in has ended */
@@ -43,6 +47,8 @@ export class LiveConnection {
   private state: ConnectionState = 'connecting';
   /** the metrics window wanted; sent again on every new connection, since a new one starts with none */
   private metricsWindow: MetricsWindowName | null = null;
+  /** alarms wanted; asked for again on every new connection */
+  private alarms = false;
 
   constructor(
     private readonly url: string,
@@ -73,6 +79,13 @@ export class LiveConnection {
     if (this.ws?.readyState === WebSocket.OPEN) this.send(this.ws, { type: 'metrics', window: name });
   }
 
+  /** Follows the alarms (the whole list, then each change); holds across reconnects. */
+  followAlarms(on: boolean): void {
+    if (on === this.alarms) return;
+    this.alarms = on;
+    if (this.ws?.readyState === WebSocket.OPEN) this.send(this.ws, { type: 'alarms', follow: on });
+  }
+
   private send(ws: WebSocket, msg: LiveClientMessage): void {
     ws.send(JSON.stringify(msg));
   }
@@ -99,6 +112,7 @@ export class LiveConnection {
     ws.addEventListener('open', () => {
       this.send(ws, { type: 'subscribe', tags: '*' });
       if (this.metricsWindow !== null) this.send(ws, { type: 'metrics', window: this.metricsWindow });
+      if (this.alarms) this.send(ws, { type: 'alarms', follow: true });
     });
     ws.addEventListener('message', (event) => {
       if (typeof event.data !== 'string') return;
@@ -120,6 +134,12 @@ export class LiveConnection {
           break;
         case 'metrics':
           this.handlers.onMetrics?.(msg.overview);
+          break;
+        case 'alarms':
+          this.handlers.onAlarms?.(msg);
+          break;
+        case 'alarm':
+          this.handlers.onAlarm?.(msg);
           break;
         case 'error':
           this.handlers.onError?.(msg.code, msg.message);

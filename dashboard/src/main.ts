@@ -5,6 +5,9 @@
  */
 import type { LiveResponse, MetricsOverview, MetricsWindowName, PlantView } from '../../gateway/server/contract.js';
 import { accountTools, ensureSignedIn, signInEnded, watchSignIn } from './account.js';
+import { AlarmBoard } from './alarms/alarm-board.js';
+import { countsByLine, rightsOf, unacknowledgedCount } from './alarms/alarm-model.js';
+import { AlarmsPage } from './alarms/alarms-page.js';
 import { initialLang, saveLang } from './i18n.js';
 import { LiveConnection, liveUrl } from './live-connection.js';
 import { LivePage } from './live-page.js';
@@ -102,11 +105,20 @@ async function main(): Promise<void> {
     },
   });
 
+  // alarms are followed on every page: the header counts the unacknowledged ones, the overview each line's
+  const board = new AlarmBoard();
+  const alarmsPage = new AlarmsPage({ lang: shell.language, board, rights: rightsOf(me?.capabilities) });
+  board.onChange(() => {
+    const known = board.ready === true;
+    shell.setAlarmCount(known ? unacknowledgedCount(board.list()) : null);
+    overview.setAlarmCounts(known ? countsByLine(board.list()) : null);
+  });
+
   const showRoute = () => {
     route = parseRoute(window.location.hash);
     const other = more.pageFor(window.location.hash);
     onOverview = other === null && route === 'overview';
-    shell.show(route, other ?? (route === 'live' ? live : overview));
+    shell.show(route, other ?? (route === 'live' ? live : route === 'alarms' ? alarmsPage : overview));
     // metrics are pushed only while someone looks at them
     connection?.setMetricsWindow(onOverview ? overview.selectedWindow : null);
     if (onOverview) void fetchOverview();
@@ -123,9 +135,12 @@ async function main(): Promise<void> {
       more.applyValues(values);
     },
     onMetrics: acceptOverview,
+    onAlarms: (m) => board.setList(m.alarms, m.serverTime, m.ready),
+    onAlarm: (m) => board.apply(m.alarm),
     onState: (state) => shell.setConnection(state),
     onSignInEnded: signInEnded,
   });
+  connection.followAlarms(true);
   showRoute();
   window.setInterval(() => {
     shell.tick();

@@ -14,6 +14,7 @@ import type {
   MetricsWindowName,
   PlantView,
 } from '../../gateway/server/contract.js';
+import type { LineAlarmCount } from './alarms/alarm-model.js';
 import { h, setClass, setText } from './dom.js';
 import { formatClock, formatCount, formatDuration, formatPercent, formatPeriod, formatSignificant } from './format.js';
 import { type Lang, type MessageKey, type Translate, translateReason, translator } from './i18n.js';
@@ -86,6 +87,9 @@ export class OverviewPage implements Page {
   private builtKey: string | null = null;
   private readonly lines = new Map<string, LineEls>();
   private readonly machines = new Map<string, MachineEls>();
+  /** active alarms per line (only lines some alarm watches); null: not known */
+  private alarmCounts: ReadonlyMap<string, LineAlarmCount> | null = null;
+  private readonly alarmEls = new Map<string, { box: HTMLElement; value: HTMLElement; sub: HTMLElement }>();
   private noticeEl: HTMLElement | null = null;
   private windowInfoEl: HTMLElement | null = null;
   private bodyEl: HTMLElement | null = null;
@@ -123,6 +127,12 @@ export class OverviewPage implements Page {
     else this.update();
   }
 
+  /** the alarm counts per line, as the alarms change */
+  setAlarmCounts(counts: ReadonlyMap<string, LineAlarmCount> | null): void {
+    this.alarmCounts = counts;
+    this.updateAlarms();
+  }
+
   setLoadError(detail: string | null): void {
     this.loadError = detail;
     this.updateNotice();
@@ -149,6 +159,7 @@ export class OverviewPage implements Page {
   private build(): void {
     const t = this.t;
     this.lines.clear();
+    this.alarmEls.clear();
     this.machines.clear();
     this.builtKey = this.keyOf(this.overview);
 
@@ -279,8 +290,8 @@ export class OverviewPage implements Page {
             els.market,
           ),
           kpi(t('metric.idleShare'), figureBox(els.idleEnergyShare, 'figure-m'), t('metric.idleShareHint')),
-          // Active alarms go here once the gateway raises them. Until then no count is shown:
-          // a zero would claim "no alarms" where nothing is being watched.
+          // no count for a line no alarm watches: a zero would claim "no alarms" where nothing is watched
+          this.alarmKpi(id),
         ),
       ),
     );
@@ -334,7 +345,11 @@ export class OverviewPage implements Page {
         h(
           'h4',
           { class: 'tile-name' },
-          h('a', { class: 'tile-link', href: detailHash('machine', id), 'data-testid': `machine-link-${id}` }, machine.name),
+          h(
+            'a',
+            { class: 'tile-link', href: detailHash('machine', id), 'data-testid': `machine-link-${id}` },
+            machine.name,
+          ),
         ),
         isOutput ? h('span', { class: 'tile-output', title: t('machine.outputHint') }, t('machine.output')) : null,
       ),
@@ -369,7 +384,36 @@ export class OverviewPage implements Page {
 
   // ---------- updating ----------
 
+  private alarmKpi(lineId: string): HTMLElement {
+    const t = this.t;
+    const value = h('span', { class: 'figure-value', 'data-testid': `line-alarms-${lineId}` });
+    const sub = h('span', { class: 'line-alarms-sub', 'data-testid': `line-alarms-unack-${lineId}` });
+    const box = h(
+      'a',
+      { class: 'kpi line-alarms', href: '#/alarms', title: t('overview.alarmsHint') },
+      h('span', { class: 'kpi-label' }, t('overview.alarms')),
+      h('span', { class: 'figure figure-m' }, h('span', { class: 'figure-main' }, value)),
+      sub,
+    );
+    box.hidden = true;
+    this.alarmEls.set(lineId, { box, value, sub });
+    return box;
+  }
+
+  private updateAlarms(): void {
+    for (const [lineId, els] of this.alarmEls) {
+      const c = this.alarmCounts?.get(lineId);
+      els.box.hidden = c === undefined;
+      if (c === undefined) continue;
+      setText(els.value, formatCount(c.active, this.lang));
+      els.value.dataset.alarms = c.active > 0 ? 'active' : 'none';
+      setText(els.sub, c.unacknowledged > 0 ? this.t('overview.alarmsUnacknowledged', { n: c.unacknowledged }) : '');
+      els.sub.dataset.unacknowledged = String(c.unacknowledged > 0);
+    }
+  }
+
   private update(): void {
+    this.updateAlarms();
     this.updateNotice();
     this.updateWindowInfo();
     const overview = this.overview;

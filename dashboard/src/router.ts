@@ -1,15 +1,22 @@
 /**
  * The dashboard's pages behind the URL's hash: `#/` the plant overview (also
  * for an empty or unknown hash), `#/live` the live tags, `#/energy` energy
- * and carbon, `#/health` the gateway's health; `#/machine/<id>` and
+ * and carbon, `#/health` the gateway's health, `#/alarms` the alarms (with
+ * `#/alarms/history` and `#/alarms/stats`); `#/machine/<id>` and
  * `#/line/<id>` are details reached from the overview. A hash router needs
  * nothing from the server and keeps working behind a reverse proxy's prefix.
  */
 
-export const ROUTES = ['overview', 'live', 'energy', 'health'] as const;
+export const ROUTES = ['overview', 'live', 'alarms', 'energy', 'health'] as const;
 export type Route = (typeof ROUTES)[number];
 
-const HASHES: Record<Route, string> = { overview: '#/', live: '#/live', energy: '#/energy', health: '#/health' };
+const HASHES: Record<Route, string> = {
+  overview: '#/',
+  live: '#/live',
+  alarms: '#/alarms',
+  energy: '#/energy',
+  health: '#/health',
+};
 
 export function parseRoute(hash: string): Route {
   const path = hash
@@ -19,6 +26,7 @@ export function parseRoute(hash: string): Route {
   if (path === '/live' || path === 'live') return 'live';
   if (path === '/energy' || path === 'energy') return 'energy';
   if (path === '/health' || path === 'health') return 'health';
+  if (/^\/?alarms(\/(history|stats))?$/.test(path)) return 'alarms';
   return 'overview';
 }
 

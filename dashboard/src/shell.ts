@@ -28,6 +28,7 @@ export interface ShellOptions {
 const NAV_LABELS: Record<Route, MessageKey> = {
   overview: 'nav.overview',
   live: 'nav.live',
+  alarms: 'nav.alarms',
   energy: 'nav.energy',
   health: 'nav.health',
 };
@@ -39,6 +40,8 @@ export class Shell {
   private demo = false;
   private account: ((t: Translate) => HTMLElement) | null = null;
   private conn: ConnectionState = 'connecting';
+  /** unacknowledged alarms for the header's alarms link; null: not known */
+  private alarmCount: number | null = null;
   private route: Route | null = null;
   private page: Page | null = null;
   private readonly pages: Page[] = [];
@@ -100,6 +103,13 @@ export class Shell {
     this.rerender();
   }
 
+  /** the count of unacknowledged alarms beside the alarms link; null hides it */
+  setAlarmCount(count: number | null): void {
+    if (count === this.alarmCount) return;
+    this.alarmCount = count;
+    this.renderAlarmCount();
+  }
+
   setConnection(state: ConnectionState): void {
     this.conn = state;
     this.renderConnection();
@@ -151,6 +161,7 @@ export class Shell {
         ),
       );
     }
+    this.renderAlarmCount(nav);
     return h(
       'header',
       { class: 'topbar' },
@@ -168,6 +179,24 @@ export class Shell {
       nav,
       h('div', { class: 'topbar-tools' }, this.connEl, this.account?.(t), this.langToggle()),
     );
+  }
+
+  private renderAlarmCount(nav: ParentNode = this.header): void {
+    const link = nav.querySelector<HTMLElement>('[data-route="alarms"]');
+    if (!link) return;
+    let badge = link.querySelector<HTMLElement>('.nav-count');
+    const n = this.alarmCount;
+    if (n === null || n === 0) {
+      badge?.remove();
+      link.setAttribute('aria-label', this.t('nav.alarms'));
+      return;
+    }
+    if (!badge) {
+      badge = h('span', { class: 'nav-count', 'data-testid': 'nav-alarms-count' });
+      link.append(badge);
+    }
+    badge.textContent = String(n);
+    link.setAttribute('aria-label', this.t('nav.alarmsUnacknowledged', { n }));
   }
 
   private renderBanners(): HTMLElement[] {

@@ -5,10 +5,10 @@
  */
 import type { EntityRef, EntityType, MachineStatus, MetricsRecord, MetricsWindow } from '../core/index.js';
 import type { Role } from '../../config/schema.js';
-import type { AlarmChangeView, AlarmItem, AlarmRefusalCode } from './alarm-contract.js';
+import type { AlarmChangeView, AlarmItem, AlarmRefusalCode } from './alarms/alarm-contract.js';
 import type { HealthReport, HistoryPoint, LiveQuality, LiveValue } from './ports.js';
 
-export * from './alarm-contract.js';
+export * from './alarms/alarm-contract.js';
 
 export type { EntityRef, EntityType, MachineStatus, MetricsRecord, MetricsWindow };
 
@@ -218,7 +218,12 @@ export type LiveServerMessage =
   | { readonly type: 'delta'; readonly values: readonly LiveValue[] }
   | { readonly type: 'metrics'; readonly overview: MetricsOverview }
   /** the answer to following alarms: every configured alarm (empty while they are restored after a start) */
-  | { readonly type: 'alarms'; readonly serverTime: number; readonly ready: boolean; readonly alarms: readonly AlarmItem[] }
+  | {
+      readonly type: 'alarms';
+      readonly serverTime: number;
+      readonly ready: boolean;
+      readonly alarms: readonly AlarmItem[];
+    }
   /** one alarm changed: sent at once, not coalesced with tag values; a slow client gets the latest per alarm */
   | { readonly type: 'alarm'; readonly alarm: AlarmItem; readonly change: AlarmChangeView }
   | { readonly type: 'error'; readonly code: LiveErrorCode; readonly message: string };

@@ -10,7 +10,7 @@
  * queued for it. Skips are counted.
  *
  * Alarm messages are not rate limited: a client that follows alarms gets
- * each change at once (live-alarms.ts), held back as the latest per alarm
+ * each change at once (alarms/live-alarms.ts), held back as the latest per alarm
  * only while it is behind.
  */
 import type { IncomingMessage } from 'node:http';
@@ -33,7 +33,7 @@ import {
   type MetricsWindowName,
 } from './contract.js';
 import { zodIssues } from './http-errors.js';
-import { LiveAlarmFeed, type LiveAlarmFeedOptions } from './live-alarms.js';
+import { LiveAlarmFeed, type LiveAlarmFeedOptions } from './alarms/live-alarms.js';
 import type { PlantIndex } from './plant-index.js';
 import type { LiveSource, ServerDeps } from './ports.js';
 
@@ -69,7 +69,7 @@ export interface LiveHubOptions {
   readonly metricsOverview?: (window: MetricsWindowName, now: number) => MetricsOverview;
   /** how often subscribed clients get metrics; default METRICS_PUSH_MS */
   readonly metricsPushMs?: number;
-  /** the alarms and their views (live-alarms.ts); without them following alarms is refused */
+  /** the alarms and their views (alarms/live-alarms.ts); without them following alarms is refused */
   readonly alarms?: Pick<LiveAlarmFeedOptions, 'alarms' | 'views'>;
 }
 

@@ -26,3 +26,18 @@ export {
   type OutboxPoint,
   type OutboxStats,
 } from './outbox.js';
+export {
+  MqttNorthSink,
+  type MqttNorthSinkOptions,
+  type MqttSinkState,
+  type MqttSinkStatus,
+} from './mqtt/mqtt-sink.js';
+export { QUALITY_CODE, SparkplugEdgeNode, type SparkplugIds } from './mqtt/sparkplug-node.js';
+export {
+  type NorthPlantContext,
+  type NorthTagInfo,
+  northPlantContext,
+  type OutboxRecord,
+  topicLevel,
+  UnsEncoder,
+} from './mqtt/uns.js';

@@ -222,6 +222,11 @@ const GREENLINE_TYPES: Record<string, string> = {
   greenline_live_skipped_slow_total: 'counter',
   greenline_live_bad_messages_total: 'counter',
   greenline_live_clients_terminated_total: 'counter',
+  greenline_alarms_active: 'gauge',
+  greenline_alarms_unacknowledged: 'gauge',
+  greenline_alarms_shelved: 'gauge',
+  greenline_alarms_out_of_service: 'gauge',
+  greenline_alarms_ready: 'gauge',
 };
 
 const quiet = { info() {}, warn() {}, error() {} };

@@ -31,7 +31,13 @@ const plant = buildPlantIndex(
   loadConfigFile(new URL('../../config/demo-plant.yaml', import.meta.url).pathname, { env: {} }),
 ).view;
 
-const window: MetricsWindow = { kind: 'current-shift', from: 0, to: 480 * MIN, shiftId: 'day@2025-03-01', asOf: 480 * MIN };
+const window: MetricsWindow = {
+  kind: 'current-shift',
+  from: 0,
+  to: 480 * MIN,
+  shiftId: 'day@2025-03-01',
+  asOf: 480 * MIN,
+};
 const params: MachineParams = {
   id: 'press',
   idealCycleTimeS: 1,

@@ -90,7 +90,9 @@ function overview(ready = true): MetricsOverview {
 describe('energy page: ranges', () => {
   it('gives this month, last month and this year in site-local dates', () => {
     const fmt = (r: ReturnType<typeof rangeFor>) =>
-      r.range ? `${r.range.from.year}-${r.range.from.month}-${r.range.from.day}/${r.range.to.month}-${r.range.to.day}` : r.problem;
+      r.range
+        ? `${r.range.from.year}-${r.range.from.month}-${r.range.from.day}/${r.range.to.month}-${r.range.to.day}`
+        : r.problem;
     expect(fmt(rangeFor('this-month', NOW, TZ))).toBe('2026-3-1/3-15');
     expect(fmt(rangeFor('last-month', NOW, TZ))).toBe('2026-2-1/2-28');
     expect(fmt(rangeFor('this-year', NOW, TZ))).toBe('2026-1-1/3-15');

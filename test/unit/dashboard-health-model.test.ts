@@ -23,14 +23,18 @@ const plant: PlantView = {
       name: 'Line PLC',
       protocol: 'modbus-tcp',
       enabled: true,
-      tags: [{ id: 'a', name: 'a', unit: null, type: null, description: null, deviceId: 'plc', expectedIntervalMs: 1000 }],
+      tags: [
+        { id: 'a', name: 'a', unit: null, type: null, description: null, deviceId: 'plc', expectedIntervalMs: 1000 },
+      ],
     },
     {
       id: 'env',
       name: 'Hall sensors',
       protocol: 'mqtt',
       enabled: true,
-      tags: [{ id: 'b', name: 'b', unit: null, type: null, description: null, deviceId: 'env', expectedIntervalMs: 20_000 }],
+      tags: [
+        { id: 'b', name: 'b', unit: null, type: null, description: null, deviceId: 'env', expectedIntervalMs: 20_000 },
+      ],
     },
     { id: 'spare', name: 'Spare PLC', protocol: 'modbus-tcp', enabled: false, tags: [] },
   ],
@@ -48,7 +52,12 @@ function device(over: Partial<Device> = {}): Device {
     lastError: null,
     counters: { requests: 1000, errors: 0, timeouts: 0, reconnects: 0, overruns: 0, samples: 5000 },
     errorsByKind: {},
-    latencyMs: { buckets: BUCKETS, counts: [0, 50, 90, 99, 100, 100, 100, 100, 100, 100, 100, 100], count: 100, sum: 250 },
+    latencyMs: {
+      buckets: BUCKETS,
+      counts: [0, 50, 90, 99, 100, 100, 100, 100, 100, 100, 100, 100],
+      count: 100,
+      sum: 250,
+    },
     ...over,
   };
 }
@@ -96,7 +105,11 @@ describe('health: latency percentiles', () => {
 
 describe('health: devices', () => {
   it('lists every device of the plant, a disabled one too, in the plant order', () => {
-    const rows = deviceRows(health([device({ id: 'env', protocol: 'mqtt', latencyMs: undefined }), device()]), plant, null);
+    const rows = deviceRows(
+      health([device({ id: 'env', protocol: 'mqtt', latencyMs: undefined }), device()]),
+      plant,
+      null,
+    );
     expect(rows.map((r) => [r.id, r.name, r.state])).toEqual([
       ['plc', 'Line PLC', 'connected'],
       ['env', 'Hall sensors', 'connected'],
@@ -167,11 +180,9 @@ describe('health: gateway parts', () => {
   it('marks the metrics core while it rebuilds or when it fails, and the live hub when clients lag', () => {
     const base = health([]);
     expect(metricsProblems(base)).toEqual([]);
-    expect(metricsProblems(health([], { metrics: { ...base.metrics!, ready: false, errors: 2, lastError: 'x' } }))).toEqual([
-      'not-ready',
-      'errors',
-      'error',
-    ]);
+    expect(
+      metricsProblems(health([], { metrics: { ...base.metrics!, ready: false, errors: 2, lastError: 'x' } })),
+    ).toEqual(['not-ready', 'errors', 'error']);
     const lagging = health([], { liveHub: { ...base.liveHub, skippedSlow: 3, terminated: 1 } });
     expect(hubProblems(lagging, base)).toEqual(['slow-clients', 'terminated']);
     expect(hubProblems(lagging, null)).toEqual([]);

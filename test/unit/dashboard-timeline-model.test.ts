@@ -28,7 +28,8 @@ const p = (ts: number, value: HistoryPoint['value'], quality: HistoryPoint['qual
   value,
   quality,
 });
-const simple = (bands: ReturnType<typeof stateBands>) => bands.map((b) => [b.from / MIN, b.to / MIN, b.state, b.reason]);
+const simple = (bands: ReturnType<typeof stateBands>) =>
+  bands.map((b) => [b.from / MIN, b.to / MIN, b.state, b.reason]);
 
 describe('state timeline', () => {
   it('holds each state until the next reading, starting from the one in force at the window start', () => {
@@ -176,6 +177,8 @@ describe('site time', () => {
     expect(parseDate('2024-2-1')).toBeNull();
     expect(formatDate(addDays({ year: 2025, month: 1, day: 1 }, -1))).toBe('2024-12-31');
     expect(localDate(Date.parse('2025-03-01T17:00:00Z'), 'Asia/Hong_Kong')).toEqual({ year: 2025, month: 3, day: 2 });
-    expect(startOfDate({ year: 2025, month: 3, day: 2 }, 'Asia/Hong_Kong')).toBe(Date.parse('2025-03-02T00:00:00+08:00'));
+    expect(startOfDate({ year: 2025, month: 3, day: 2 }, 'Asia/Hong_Kong')).toBe(
+      Date.parse('2025-03-02T00:00:00+08:00'),
+    );
   });
 });

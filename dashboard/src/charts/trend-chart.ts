@@ -41,12 +41,16 @@ export interface TrendChartOptions {
   readonly onZoom?: (from: number, to: number) => void;
   /** said over the chart while the range holds no value */
   readonly emptyText: string;
+  /** the readout's name for the time */
+  readonly timeLabel: string;
   readonly testId?: string;
 }
 
 export type ChartData = readonly [readonly number[], ...(readonly (number | null)[])[]];
 
 const MIN_WIDTH = 200;
+/** with this many values or fewer in view, each is drawn as a dot too */
+const SPARSE_POINTS = 40;
 const AXIS_FONT = '13px system-ui, sans-serif';
 
 let measurer: CanvasRenderingContext2D | null = null;
@@ -172,7 +176,7 @@ export class TrendChart {
         },
       ],
       series: [
-        { value: (_u, ts) => (ts === null ? '—' : timeFull(ts, lang, timeZone)) },
+        { label: this.opts.timeLabel, value: (_u, ts) => (ts === null ? '—' : timeFull(ts, lang, timeZone)) },
         ...this.opts.series.map(
           (s): uPlot.Series => ({
             label: s.label,
@@ -182,6 +186,16 @@ export class TrendChart {
             ...(s.fill ? { fill: s.fill } : {}),
             ...(s.stepped ? { paths: uPlot.paths.stepped?.({ align: 1 }) } : {}),
             spanGaps: false,
+            // a few values (a fresh range, a bucket or two) show as dots: a line needs two neighbours
+            points: {
+              show: (u, si, i0, i1) => {
+                const ys = u.data[si] ?? [];
+                let n = 0;
+                for (let i = i0; i <= i1; i++) if (ys[i] != null) n++;
+                return n <= SPARSE_POINTS;
+              },
+              size: 6,
+            },
             value: (_u, v) => (v === null || v === undefined ? '—' : formatValue(v)),
           }),
         ),

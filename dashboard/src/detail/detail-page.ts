@@ -458,6 +458,7 @@ export class DetailPage implements Page {
       yRange: [0, 1.05],
       height: 220,
       emptyText: t('series.empty'),
+      timeLabel: t('chart.time'),
       testId: 'oee-series-chart',
     });
     const machinesEl =

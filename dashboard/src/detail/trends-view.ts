@@ -135,6 +135,7 @@ export class TrendsView {
           syncKey: `trend-${o.testIdPrefix}`,
           onZoom: (from, to) => this.setZoom([from, to]),
           emptyText: t('trend.empty'),
+          timeLabel: t('chart.time'),
           testId: `trend-chart-${tag.id}`,
         });
         this.charts.set(tag.id, chart);

@@ -212,6 +212,7 @@ export class EnergyPage implements Page {
       this.customFrom = fromInput.value;
       this.customTo = toInput.value;
       this.overview = null;
+      this.renderTable();
       this.refresh();
     };
     fromInput.addEventListener('change', onDates);
@@ -275,6 +276,7 @@ export class EnergyPage implements Page {
             this.choice = v;
             custom.hidden = v !== 'custom';
             this.overview = null;
+            this.renderTable();
             this.refresh();
           },
           (v) => t(`energy.range.${v}` as MessageKey),

@@ -127,6 +127,8 @@ export interface RigOptions {
   readonly auth?: Partial<Pick<AuthenticatorOptions, 'idleMs' | 'absoluteMs' | 'limits' | 'cost' | 'demoAccounts'>>;
   readonly server?: Partial<Omit<ServerOptions, 'auth'>>;
   readonly plant?: Partial<PlantConfigInput>;
+  /** a folder to keep the store in (a restart on the same data); kept at close. Default: a new one, removed */
+  readonly dir?: string;
 }
 
 export function credentialHeaders(c: Credential | undefined): Record<string, string> {
@@ -142,7 +144,7 @@ export function cookieOf(res: Response): string {
 }
 
 export async function startAuthRig(options: RigOptions = {}): Promise<AuthRig> {
-  const dir = mkdtempSync(join(tmpdir(), 'gl-auth-'));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'gl-auth-'));
   const dashboardDir = join(dir, 'dashboard');
   mkdirSync(join(dashboardDir, 'assets'), { recursive: true });
   writeFileSync(join(dashboardDir, 'index.html'), '<!doctype html><title>greenline</title><div id="app"></div>');
@@ -185,7 +187,14 @@ export async function startAuthRig(options: RigOptions = {}): Promise<AuthRig> {
   await metrics.start();
   const alarmStore = new AlarmStore({ path: dbPath });
   alarmStore.start();
-  const alarms = new AlarmService({ plant: config, store: alarmStore, samples: store, machines: metrics, metrics, log });
+  const alarms = new AlarmService({
+    plant: config,
+    store: alarmStore,
+    samples: store,
+    machines: metrics,
+    metrics,
+    log,
+  });
   await alarms.start();
   const live = new MemoryLiveSource();
   const health = (): HealthReport => ({
@@ -265,7 +274,7 @@ export async function startAuthRig(options: RigOptions = {}): Promise<AuthRig> {
       metrics.stop();
       users.stop();
       await store.stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

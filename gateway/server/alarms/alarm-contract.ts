@@ -9,7 +9,7 @@ import type {
   AlarmRefusalCode,
   AlarmStateName,
   AlarmStatistics,
-} from '../core/alarms/index.js';
+} from '../../core/alarms/index.js';
 
 export type { AlarmMode, AlarmPriority, AlarmRefusalCode, AlarmStateName, AlarmStatistics };
 
@@ -64,7 +64,12 @@ export interface AlarmItem {
   readonly currentValue: number | boolean | string | null;
   readonly acknowledged: { readonly user: string; readonly at: number; readonly comment: string | null } | null;
   /** the shelf ends by itself at `until` */
-  readonly shelved: { readonly user: string; readonly at: number; readonly until: number; readonly reason: string } | null;
+  readonly shelved: {
+    readonly user: string;
+    readonly at: number;
+    readonly until: number;
+    readonly reason: string;
+  } | null;
   /** by design: its machine is in a state the rule names */
   readonly suppressed: boolean;
   readonly outOfService: { readonly user: string; readonly at: number; readonly reason: string } | null;

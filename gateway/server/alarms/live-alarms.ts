@@ -11,12 +11,12 @@
  * list gets the whole list then instead.
  */
 import { WebSocket } from 'ws';
-import type { AlarmChange } from '../core/alarms/index.js';
+import type { AlarmChange } from '../../core/alarms/index.js';
 import type { AlarmItem } from './alarm-contract.js';
 import type { AlarmViews } from './alarm-view.js';
 import { changeView } from './alarm-view.js';
-import type { LiveServerMessage } from './contract.js';
-import type { AlarmSource, ServerDeps } from './ports.js';
+import type { LiveServerMessage } from '../contract.js';
+import type { AlarmSource, ServerDeps } from '../ports.js';
 
 /** how often a client that is behind is looked at again */
 const DRAIN_CHECK_MS = 50;

@@ -3,11 +3,11 @@
  * service's view and the plant config (names, units, limits), so nothing
  * internal (versions, tracker state) leaks by being added later.
  */
-import type { AlarmRule, PlantConfig } from '../../config/schema.js';
-import type { AlarmChange, AlarmRecord, AlarmView } from '../core/alarms/index.js';
+import type { AlarmRule, PlantConfig } from '../../../config/schema.js';
+import type { AlarmChange, AlarmRecord, AlarmView } from '../../core/alarms/index.js';
 import type { AlarmAuditEntry, AlarmChangeView, AlarmItem } from './alarm-contract.js';
-import type { PlantIndex } from './plant-index.js';
-import type { AlarmAuditRecord } from './ports.js';
+import type { PlantIndex } from '../plant-index.js';
+import type { AlarmAuditRecord } from '../ports.js';
 
 interface RuleFacts {
   readonly line: string | null;

@@ -15,8 +15,8 @@ import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ID_PATTERN } from '../../config/schema.js';
-import { type AlarmActionResult, type AlarmRefusalCode, refusal } from '../core/alarms/index.js';
+import { ID_PATTERN } from '../../../config/schema.js';
+import { type AlarmActionResult, type AlarmRefusalCode, refusal } from '../../core/alarms/index.js';
 import {
   ALARM_AUDIT_DEFAULT_LIMIT,
   ALARM_AUDIT_MAX_LIMIT,
@@ -31,12 +31,12 @@ import {
   type AlarmStatsResponse,
 } from './alarm-contract.js';
 import { type AlarmViews, auditEntry, changeView } from './alarm-view.js';
-import { instant } from './api-routes.js';
-import { requestUser } from './auth/index.js';
-import type { ApiIssue } from './contract.js';
-import { attachment, CSV_BOM, type CsvCell, csvRow, LocalTimeFormatter } from './csv.js';
-import { HttpError, notFound, validate } from './http-errors.js';
-import type { AlarmAuditRecord, AlarmAuditSource, AlarmSource, ServerDeps } from './ports.js';
+import { instant } from '../api-routes.js';
+import { requestUser } from '../auth/index.js';
+import type { ApiIssue } from '../contract.js';
+import { attachment, CSV_BOM, type CsvCell, csvRow, LocalTimeFormatter } from '../csv.js';
+import { HttpError, notFound, validate } from '../http-errors.js';
+import type { AlarmAuditRecord, AlarmAuditSource, AlarmSource, ServerDeps } from '../ports.js';
 
 const DAY_MS = 86_400_000;
 /** audit lines read from the store per page of the CSV */
@@ -91,7 +91,8 @@ const AuditQuery = z.strictObject({
     .optional(),
 });
 
-const text = (what: string) => z.string({ error: (iss) => (iss.input === undefined ? `is required: ${what}` : 'must be text') });
+const text = (what: string) =>
+  z.string({ error: (iss) => (iss.input === undefined ? `is required: ${what}` : 'must be text') });
 const optionalComment = z.string({ error: 'must be text or null' }).nullable().optional();
 
 /** no body, or `{ comment }` */
@@ -99,7 +100,8 @@ const CommentBody = z.strictObject({ comment: optionalComment }).optional();
 const ShelveBody = z.strictObject({
   reason: text('why the alarm is shelved; it goes on record'),
   durationMinutes: z.number({
-    error: (iss) => (iss.input === undefined ? 'is required: how long the shelf lasts, in minutes' : 'must be a number of minutes'),
+    error: (iss) =>
+      iss.input === undefined ? 'is required: how long the shelf lasts, in minutes' : 'must be a number of minutes',
   }),
 });
 const ReasonBody = z.strictObject({ reason: text('why the alarm is taken out of service; it goes on record') });
@@ -130,7 +132,11 @@ function rangeOf(q: { from?: number; to?: number }, now: number): { from: number
 }
 
 /** what a refusal's code says about the body, for the `issues` of a 400 */
-function refusalIssue(code: AlarmRefusalCode, reasonField: 'reason' | 'comment', message: string): ApiIssue[] | undefined {
+function refusalIssue(
+  code: AlarmRefusalCode,
+  reasonField: 'reason' | 'comment',
+  message: string,
+): ApiIssue[] | undefined {
   switch (code) {
     case 'GL_ERR_ALARM_REASON_REQUIRED':
       return [{ path: `body.${reasonField}`, message }];
@@ -176,7 +182,11 @@ export function registerAlarmRoutes(
     } catch (err) {
       if (err instanceof HttpError) throw err;
       deps.log.error({ err: (err as Error).message }, 'the alarm audit trail could not be read');
-      throw new HttpError(503, 'GL_ERR_UNAVAILABLE', 'the alarm audit trail could not be read: the gateway log says why');
+      throw new HttpError(
+        503,
+        'GL_ERR_UNAVAILABLE',
+        'the alarm audit trail could not be read: the gateway log says why',
+      );
     }
   };
 
@@ -325,7 +335,13 @@ export function registerAlarmRoutes(
     const rows =
       deps.alarmAudit === undefined
         ? []
-        : readAudit({ from: 0, to: Number.MAX_SAFE_INTEGER, alarmId: id, limit: ALARM_DETAIL_AUDIT_ROWS, newestFirst: true });
+        : readAudit({
+            from: 0,
+            to: Number.MAX_SAFE_INTEGER,
+            alarmId: id,
+            limit: ALARM_DETAIL_AUDIT_ROWS,
+            newestFirst: true,
+          });
     return { serverTime: t, timezone, alarm: views.item(alarm), audit: rows.map(auditEntry) };
   });
 
@@ -342,7 +358,12 @@ export function registerAlarmRoutes(
       const result = act(alarms, id, user, req.body);
       if (!result.ok) {
         const status = refusalStatus(result.code);
-        throw new HttpError(status, result.code, result.message, refusalIssue(result.code, reasonField, result.message));
+        throw new HttpError(
+          status,
+          result.code,
+          result.message,
+          refusalIssue(result.code, reasonField, result.message),
+        );
       }
       return { serverTime: now(), alarm: views.item(result.alarm), change: changeView(result.record) };
     });
