@@ -53,7 +53,24 @@ export function loadConfigText(text: string, options: LoadOptions = {}): PlantCo
   };
 
   const problems: ConfigProblem[] = [];
-  const raw = substituteEnv(doc.toJS({ maxAliasCount: 100 }), env, [], problems);
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // an alias to an anchor that does not exist, or an alias bomb
+    throw new ConfigError(
+      'GL_ERR_CONFIG_SYNTAX',
+      [
+        {
+          path: '',
+          message: err instanceof Error ? err.message.split('\n')[0]! : String(err),
+          hint: 'check the YAML anchors (&name) and aliases (*name): each alias must name an anchor defined before it',
+        },
+      ],
+      options.fileName,
+    );
+  }
+  const raw = substituteEnv(js, env, [], problems);
 
   const parsed = PlantConfig.safeParse(raw);
   if (!parsed.success) problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue)));

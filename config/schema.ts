@@ -683,10 +683,27 @@ export const InfluxSink = z.strictObject({
 
 export const MqttNorthSink = z.strictObject({
   url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be a broker URL such as "mqtt://10.0.0.2:1883"'),
-  topicPrefix: z.string().min(1).default('greenline'),
+  topicPrefix: z
+    .string()
+    .min(1)
+    .default('greenline')
+    .describe(
+      'first level(s) of the unified-namespace topics (the enterprise): `<topicPrefix>/<site>/<area>/<line>/<machine>/<tag>`',
+    ),
   username: z.string().optional(),
-  password: z.string().optional(),
-  sparkplug: z.strictObject({ groupId: z.string().min(1), edgeNodeId: z.string().min(1) }).optional(),
+  password: z.string().optional().describe('put it in the environment: `password: ${MQTT_PASSWORD}`'),
+  sparkplug: z
+    .strictObject({
+      groupId: sparkplugId().describe('Sparkplug group id (`spBv1.0/<groupId>/…`)'),
+      edgeNodeId: sparkplugId().describe('this gateway as a Sparkplug edge node; unique in the group'),
+    })
+    .optional()
+    .describe('also publish as a Sparkplug B edge node: NBIRTH/NDEATH with bdSeq, a DBIRTH and DDATA per machine'),
+  outboxMaxMb: positive()
+    .default(256)
+    .describe(
+      'disk quota of the outbox that keeps records until the broker acknowledged them (PUBACK); when reached, the oldest records are dropped, counted and raised as a system alarm',
+    ),
 });
 
 export const ROLES = ['viewer', 'operator', 'energy', 'admin'] as const;

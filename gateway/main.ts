@@ -10,7 +10,7 @@ import type { PlantConfig } from '../config/schema.js';
 import { endpointOf } from '../config/summary.js';
 import { createDriver, type Driver, type DriverStatus } from '../protocols/index.js';
 import { AlarmService, LiveTable, MetricsService, Pipeline, StaleWatchdog, TagRegistry } from './pipeline/index.js';
-import type { DeviceHealth, HealthReport } from './server/index.js';
+import type { DeviceHealth, HealthReport, SinkHealth } from './server/index.js';
 import {
   Authenticator,
   type AuthenticatorOptions,
@@ -20,7 +20,7 @@ import {
   readTlsFiles,
   seedAccounts,
 } from './server/index.js';
-import { InfluxDbSink, plantContext } from './sinks/index.js';
+import { InfluxDbSink, MqttNorthSink, northPlantContext, plantContext } from './sinks/index.js';
 import { AlarmStore, diskUsedPercent, SqliteStore } from './store/index.js';
 import { UserStore } from './store/user-store.js';
 
@@ -141,6 +141,32 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       stack.push({ name: 'influxdb sink', stop: () => influx.stop() });
       pipeline.subscribe(influx.onSamples, 'influxdb');
     }
+    // northbound MQTT (unified namespace, optionally a Sparkplug B edge node): built and contained like InfluxDB
+    const mqttConfig = config.sinks.mqtt;
+    const north =
+      mqttConfig === undefined
+        ? null
+        : new MqttNorthSink({
+            ...mqttConfig,
+            outboxPath: join(dataDir, 'mqtt-outbox.db'),
+            plant: northPlantContext(
+              config,
+              (tagId) => {
+                const t = registry.get(tagId);
+                return t && { device: t.deviceId, line: t.lineId, machine: t.machineId, unit: t.unit, type: t.type };
+              },
+              [...registry.all()].map((t) => ({
+                id: t.id,
+                machineIds: t.references.flatMap((r) => (r.machineId === undefined ? [] : [r.machineId])),
+              })),
+            ),
+            log: log.child({ part: 'mqtt-north' }),
+          });
+    if (north !== null) {
+      await north.start().catch(() => undefined);
+      stack.push({ name: 'mqtt sink', stop: () => north.stop() });
+      pipeline.subscribe(north.onSamples, 'mqtt-north');
+    }
     const metrics = new MetricsService({
       plant: config,
       store,
@@ -149,6 +175,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     pipeline.subscribe(metrics.onSamples, 'metrics');
     if (influx !== null) metrics.onOutput(influx.onMetrics);
+    if (north !== null) metrics.onOutput(north.onMetrics);
     // stopped before the store, so the last closed minutes are persisted
     stack.push({ name: 'metrics', stop: () => metrics.stop() });
     const watchdog = new StaleWatchdog({ registry, pipeline, log: log.child({ part: 'stale' }) });
@@ -207,11 +234,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ];
       const store$ = store.stats();
       const p = pipeline.stats();
-      const sinks = influx === null ? [] : [influx.status()];
+      const sinks: SinkHealth[] = [
+        ...(influx === null ? [] : [influx.status()]),
+        ...(north === null ? [] : [north.status()]),
+      ];
       const degraded =
         devices.some((d) => d.state !== 'connected') ||
         store$.lastError !== null ||
-        sinks.some((s) => s.lastError !== null || s.alarm.active);
+        sinks.some((s) => s.lastError !== null || s.alarm?.active === true);
       return {
         status: degraded ? 'degraded' : 'ok',
         startedAt,

@@ -15,8 +15,8 @@
  *
  * Backoff bounds: the drivers' default backoff (500 ms, doubling, jitter
  * only shortens) after a short outage: a Modbus device answers again within
- * 500 ms + one poll + margin = 1.5 s; MQTT, allowing a failed attempt while
- * the broker starts, within 500 + 1000 + 2000 ms + margin = 5 s; OPC UA, whose
+ * 500 ms + one poll + margin = 1.5 s; MQTT, whose driver resets its backoff
+ * only after a connection stayed up 10 s, within 500 ms × 2^round + 1.5 s; OPC UA, whose
  * session and subscription are rebuilt after the reconnect, within 20 s.
  */
 import mqtt from 'mqtt';
@@ -181,7 +181,9 @@ describe('devices killed and restarted while the gateway runs', () => {
       `mqtt: ${MQTT_RESTARTS} broker restarts; recovery ${recoveries.map((r) => r.toFixed(0)).join(', ')} ms; ` +
         `untouched devices ${baseline.map((r) => r.toFixed(1)).join('/')} → ${during.map((r) => r.toFixed(1)).join('/')} req/s`,
     );
-    expect(Math.max(...recoveries)).toBeLessThan(5000);
+    // the MQTT driver resets its backoff only after a connection stayed up 10 s (STABLE_MS, against
+    // flapping): restarts closer together meet a doubled delay each round (500 ms × 2^round, capped at 30 s)
+    recoveries.forEach((ms, round) => expect(ms).toBeLessThan(Math.min(30_000, 500 * 2 ** round) + 1500));
     for (let i = 0; i < 2; i++) expect(Math.abs(during[i]! - baseline[i]!) / baseline[i]!).toBeLessThan(0.1);
   });
 
@@ -191,15 +193,24 @@ describe('devices killed and restarted while the gateway runs', () => {
     const before = [servers[1]!.requests, servers[2]!.requests];
     const t0 = performance.now();
     for (let round = 0; round < OPCUA_RESTARTS; round++) {
+      const urlBefore = sims.endpoints['cnc1-opcua']?.url;
       await sims.control.stopDevice('cnc1-opcua');
       await sleep(200);
       await sims.control.startDevice('cnc1-opcua');
-      const restartedAt = Date.now();
+      // the gateway's config names the first port: a restart elsewhere would test nothing
+      expect(sims.endpoints['cnc1-opcua']?.url).toBe(urlBefore);
+      // a value that did not change keeps its source time, so recovery shows as fresh samples
+      // after a reconnect, not as a newer timestamp
+      const atRestart = deviceOf(await health(gw.url, cookie), 'ua').counters;
       recoveries.push(
         await waitFor(
           async () => {
             const d = deviceOf(await health(gw.url, cookie), 'ua');
-            return d.state === 'connected' && (d.lastGoodTs ?? 0) > restartedAt;
+            return (
+              d.state === 'connected' &&
+              (d.counters.reconnects ?? 0) > (atRestart.reconnects ?? 0) &&
+              (d.counters.samples ?? 0) > (atRestart.samples ?? 0)
+            );
           },
           30_000,
           100,
@@ -213,6 +224,9 @@ describe('devices killed and restarted while the gateway runs', () => {
         `untouched devices ${baseline.map((r) => r.toFixed(1)).join('/')} → ${during.map((r) => r.toFixed(1)).join('/')} req/s`,
     );
     expect(Math.max(...recoveries)).toBeLessThan(20_000);
-    for (let i = 0; i < 2; i++) expect(Math.abs(during[i]! - baseline[i]!) / baseline[i]!).toBeLessThan(0.1);
+    // the simulated OPC UA server starts inside this test process, next to the two Modbus
+    // servers: node-opcua's start-up blocks their event loop for a moment, so here (only)
+    // the answering side slows too; 20 % leaves room for that and still catches a stall
+    for (let i = 0; i < 2; i++) expect(Math.abs(during[i]! - baseline[i]!) / baseline[i]!).toBeLessThan(0.2);
   });
 });

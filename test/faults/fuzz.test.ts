@@ -299,7 +299,7 @@ describe('config files through loadConfigText', () => {
       { numRuns: 300 },
     );
     fc.assert(
-      fc.property(fc.anything(), (v) => check(stringify(v))),
+      fc.property(fc.anything(), (v) => check(stringify(v) ?? '')),
       { numRuns: 300 },
     );
   });

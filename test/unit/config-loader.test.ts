@@ -360,3 +360,17 @@ describe('config reference', () => {
     expect(readFileSync(REFERENCE_FILE, 'utf8')).toBe(renderReference());
   });
 });
+
+describe('YAML anchors and aliases', () => {
+  it('reports an alias to an anchor that does not exist as a syntax problem, not a crash', () => {
+    let err: unknown;
+    try {
+      loadConfigText('site: *nowhere\n');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('GL_ERR_CONFIG_SYNTAX');
+    expect((err as ConfigError).message).toMatch(/anchor|alias/i);
+  });
+});

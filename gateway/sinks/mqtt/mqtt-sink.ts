@@ -527,6 +527,8 @@ export class MqttNorthSink {
     });
     client.removeAllListeners('error');
     client.removeAllListeners('close');
+    // mqtt.js writes a packet in pieces: without this, Nagle holds the last piece for the broker's delayed ACK (40 ms)
+    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     const conn: Connection = { client, closed: false, gone, receiveMaximum };
     const lost = (why: string) => {
       if (conn.closed) return;
@@ -639,10 +641,14 @@ export class MqttNorthSink {
     }
     conn.client.removeAllListeners();
     conn.client.on('error', () => {});
-    // mqtt.js may never call back for a client that is closed already: wait a moment at most
+    if (!wasOpen) {
+      // mqtt.js may never call back for a client that is closed already
+      conn.client.end(true);
+      return;
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 1000);
-      conn.client.end(!graceful || !wasOpen, {}, () => {
+      conn.client.end(!graceful, {}, () => {
         clearTimeout(timer);
         resolve();
       });

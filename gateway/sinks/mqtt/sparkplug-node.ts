@@ -161,9 +161,10 @@ export class SparkplugEdgeNode {
     const byDevice = new Map<string, MetricInput[]>();
     const add = (def: MetricDef, v: LastValue) => {
       this.last.set(def.alias, v);
-      let list = byDevice.get(def.device);
-      if (list === undefined) byDevice.set(def.device, (list = []));
-      list.push(this.metric(def, v, now, false));
+      const metric = this.metric(def, v, now, false);
+      const list = byDevice.get(def.device);
+      if (list === undefined) byDevice.set(def.device, [metric]);
+      else list.push(metric);
     };
     for (const r of records) {
       if (r.k === 's') {

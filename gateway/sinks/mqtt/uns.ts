@@ -72,7 +72,7 @@ export interface UnsMessage {
 
 /** A topic level: `/`, `+`, `#` and NUL cannot stand in one, so they become `_`; an empty id becomes `_`. */
 export function topicLevel(id: string): string {
-  const s = id.replace(/[/+#\u0000]/g, '_');
+  const s = id.replace(/[/+#]/g, '_').replaceAll('\u0000', '_');
   return s === '' ? '_' : s;
 }
 
