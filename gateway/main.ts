@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { PlantConfig } from '../config/schema.js';
+import { AlarmRule, type PlantConfig } from '../config/schema.js';
 import { endpointOf } from '../config/summary.js';
 import { createDriver, type Driver, type DriverStatus } from '../protocols/index.js';
 import { AlarmService, LiveTable, MetricsService, Pipeline, StaleWatchdog, TagRegistry } from './pipeline/index.js';
@@ -61,6 +61,22 @@ interface FailedDevice {
 }
 
 const HEARTBEAT_MS = 60_000;
+
+/**
+ * Built in whenever the InfluxDB sink is configured: its outbox reached its
+ * quota (the oldest points are being dropped) or cannot be used. Never silent.
+ */
+const INFLUX_OUTBOX_RULE: AlarmRule = AlarmRule.parse({
+  id: 'system-influx-outbox',
+  kind: 'system',
+  signal: 'influx-outbox-alarm',
+  limit: 0.5,
+  priority: 'high',
+  message: {
+    en: 'InfluxDB outbox full or unusable: oldest points are being dropped – check InfluxDB and the disk',
+    'zh-Hant': 'InfluxDB 發送佇列已滿或無法使用：最舊的數據點正被捨棄 – 請檢查 InfluxDB 及磁碟',
+  },
+});
 
 export function createLogger(level = process.env.GREENLINE_LOG_LEVEL ?? 'info'): Logger {
   return pino({ level, base: { app: 'greenline' } }, pino.destination({ dest: 2, sync: false }));
@@ -208,7 +224,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     alarmStore.start();
     stack.push({ name: 'alarm store', stop: () => alarmStore.stop() });
     const alarms = new AlarmService({
-      plant: config,
+      plant: { alarms: influx === null ? config.alarms : [...config.alarms, INFLUX_OUTBOX_RULE] },
       store: alarmStore,
       samples: store,
       machines: metrics,
@@ -219,6 +235,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ],
       system: () => ({
         influxBacklogPoints: influx?.status().backlog ?? null,
+        influxOutboxAlarm: influx === null ? null : influx.status().alarm.active ? 1 : 0,
         storeDiskUsedPercent: store.path === ':memory:' ? null : diskUsedPercent(store.path),
       }),
       log: log.child({ part: 'alarms' }),

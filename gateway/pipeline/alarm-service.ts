@@ -62,6 +62,8 @@ export interface AlarmServiceLog {
 /** What the system rules watch; a value the gateway does not have is null or left out. */
 export interface SystemValues {
   readonly influxBacklogPoints?: number | null;
+  /** 1 while the InfluxDB outbox is full (dropping its oldest points) or unusable, else 0 */
+  readonly influxOutboxAlarm?: number | null;
   readonly storeDiskUsedPercent?: number | null;
 }
 
@@ -406,7 +408,9 @@ export class AlarmService {
         const v =
           rule.signal === 'influx-backlog-points'
             ? systemValues.influxBacklogPoints
-            : systemValues.storeDiskUsedPercent;
+            : rule.signal === 'influx-outbox-alarm'
+              ? systemValues.influxOutboxAlarm
+              : systemValues.storeDiskUsedPercent;
         engine.level(rule.id, v ?? null, at);
         continue;
       }

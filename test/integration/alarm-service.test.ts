@@ -100,6 +100,12 @@ alarms:
     limit: 90
     deadband: 5
     message: { en: Store disk nearly full }
+  - id: outbox
+    kind: system
+    signal: influx-outbox-alarm
+    limit: 0.5
+    priority: high
+    message: { en: InfluxDB outbox full }
 `;
 
 const plant = loadConfigText(PLANT_YAML);
@@ -164,6 +170,7 @@ interface World {
   device: string;
   oee: number | null;
   disk: number | null;
+  outbox: number | null;
 }
 
 function service(stores: Stores, world: World, over: Partial<AlarmServiceOptions> = {}): AlarmService {
@@ -179,7 +186,7 @@ function service(stores: Stores, world: World, over: Partial<AlarmServiceOptions
       snapshot: () => (world.oee === null ? null : ({ oee: world.oee } as MetricValues)),
     },
     devices: () => [{ id: 'plc1', state: world.device }],
-    system: (): SystemValues => ({ storeDiskUsedPercent: world.disk }),
+    system: (): SystemValues => ({ storeDiskUsedPercent: world.disk, influxOutboxAlarm: world.outbox }),
     timers: false,
     ...over,
   });
@@ -192,6 +199,7 @@ const calm = (): World => ({
   device: 'connected',
   oee: 0.8,
   disk: 40,
+  outbox: 0,
 });
 
 const temp = (value: number | null, quality: StoredSample['quality'] = 'good', ts = now): StoredSample => ({
@@ -240,7 +248,7 @@ describe('AlarmService over the SQLite store', () => {
       ['temp-high', 'activate', 'normal', 'active-unacknowledged', 'accepted'],
       ['temp-hh', 'activate', 'normal', 'active-unacknowledged', 'accepted'],
     ]);
-    expect(svc.health()).toMatchObject({ ready: true, alarms: 7, active: 2, unacknowledged: 2, storeErrors: 0 });
+    expect(svc.health()).toMatchObject({ ready: true, alarms: 8, active: 2, unacknowledged: 2, storeErrors: 0 });
   });
 
   it('an acknowledgement with user and comment is in the audit table before the state changes', async () => {
@@ -494,10 +502,12 @@ describe('AlarmService over the SQLite store', () => {
     // metric and system values are read every 10 s
     world.oee = 0.4;
     world.disk = 95;
+    world.outbox = 1; // the sink's outbox reached its quota
     now += 10 * S;
     svc.tick();
     expect(svc.get('oee-low')).toMatchObject({ state: 'active-unacknowledged', value: 0.4 });
     expect(svc.get('disk-full')).toMatchObject({ state: 'active-unacknowledged', value: 95 });
+    expect(svc.get('outbox')).toMatchObject({ state: 'active-unacknowledged', value: 1 });
     world.oee = 0.52; // inside the deadband
     world.disk = 86;
     now += 10 * S;
