@@ -566,7 +566,12 @@ export const ALARM_METRICS = [
 ] as const;
 
 /** Conditions of the gateway itself an alarm can watch. */
-export const SYSTEM_SIGNALS = ['influx-backlog-points', 'influx-outbox-alarm', 'store-disk-used-percent'] as const;
+export const SYSTEM_SIGNALS = [
+  'influx-backlog-points',
+  'influx-outbox-alarm',
+  'mqtt-outbox-alarm',
+  'store-disk-used-percent',
+] as const;
 
 export const AlarmRule = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -624,7 +629,7 @@ export const AlarmRule = z.discriminatedUnion('kind', [
     signal: z
       .enum(SYSTEM_SIGNALS)
       .describe(
-        'influx-backlog-points: points waiting in the InfluxDB outbox; influx-outbox-alarm: 1 while the outbox is full and drops its oldest points, or cannot be used, else 0 (a built-in rule watches it whenever the sink is configured); store-disk-used-percent: how full the disk holding the store is',
+        'influx-backlog-points: points waiting in the InfluxDB outbox; influx-outbox-alarm: 1 while the outbox is full and drops its oldest points, or cannot be used, else 0 (a built-in rule watches it whenever the sink is configured); mqtt-outbox-alarm: the same for the northbound MQTT sink; store-disk-used-percent: how full the disk holding the store is',
       ),
     limit: numeric(z.number()).describe('raise when the signal goes above this'),
     deadband: nonNegative().default(0).describe('clears once the signal is back below the limit by this much'),

@@ -78,6 +78,19 @@ const INFLUX_OUTBOX_RULE: AlarmRule = AlarmRule.parse({
   },
 });
 
+/** The same for the northbound MQTT sink. */
+const MQTT_OUTBOX_RULE: AlarmRule = AlarmRule.parse({
+  id: 'system-mqtt-outbox',
+  kind: 'system',
+  signal: 'mqtt-outbox-alarm',
+  limit: 0.5,
+  priority: 'high',
+  message: {
+    en: 'MQTT outbox full or unusable: oldest messages are being dropped – check the broker and the disk',
+    'zh-Hant': 'MQTT 發送佇列已滿或無法使用：最舊的訊息正被捨棄 – 請檢查訊息代理及磁碟',
+  },
+});
+
 export function createLogger(level = process.env.GREENLINE_LOG_LEVEL ?? 'info'): Logger {
   return pino({ level, base: { app: 'greenline' } }, pino.destination({ dest: 2, sync: false }));
 }
@@ -224,7 +237,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     alarmStore.start();
     stack.push({ name: 'alarm store', stop: () => alarmStore.stop() });
     const alarms = new AlarmService({
-      plant: { alarms: influx === null ? config.alarms : [...config.alarms, INFLUX_OUTBOX_RULE] },
+      plant: {
+        alarms: [
+          ...config.alarms,
+          ...(influx === null ? [] : [INFLUX_OUTBOX_RULE]),
+          ...(north === null ? [] : [MQTT_OUTBOX_RULE]),
+        ],
+      },
       store: alarmStore,
       samples: store,
       machines: metrics,
@@ -236,6 +255,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       system: () => ({
         influxBacklogPoints: influx?.status().backlog ?? null,
         influxOutboxAlarm: influx === null ? null : influx.status().alarm.active ? 1 : 0,
+        mqttOutboxAlarm: north === null ? null : north.status().alarm?.active ? 1 : 0,
         storeDiskUsedPercent: store.path === ':memory:' ? null : diskUsedPercent(store.path),
       }),
       log: log.child({ part: 'alarms' }),

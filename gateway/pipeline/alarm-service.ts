@@ -64,6 +64,8 @@ export interface SystemValues {
   readonly influxBacklogPoints?: number | null;
   /** 1 while the InfluxDB outbox is full (dropping its oldest points) or unusable, else 0 */
   readonly influxOutboxAlarm?: number | null;
+  /** the same for the northbound MQTT sink's outbox */
+  readonly mqttOutboxAlarm?: number | null;
   readonly storeDiskUsedPercent?: number | null;
 }
 
@@ -410,7 +412,9 @@ export class AlarmService {
             ? systemValues.influxBacklogPoints
             : rule.signal === 'influx-outbox-alarm'
               ? systemValues.influxOutboxAlarm
-              : systemValues.storeDiskUsedPercent;
+              : rule.signal === 'mqtt-outbox-alarm'
+                ? systemValues.mqttOutboxAlarm
+                : systemValues.storeDiskUsedPercent;
         engine.level(rule.id, v ?? null, at);
         continue;
       }
