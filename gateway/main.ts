@@ -261,6 +261,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       log: log.child({ part: 'alarms' }),
     });
     pipeline.subscribe(alarms.onSamples, 'alarms');
+    if (influx !== null) alarms.subscribe(influx.onAlarm);
     stack.push({ name: 'alarms', stop: () => alarms.stop() });
     await alarms.start();
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  encodeAlarm,
   encodeEvent,
   escapeTagValue,
   formatFloat,
@@ -18,6 +19,31 @@ const plant = plantContext(
 );
 
 describe('line protocol', () => {
+  it('encodes an operator acknowledging an alarm as a greenline_alarm point', () => {
+    const change = {
+      record: {
+        alarmId: 'm1-temp-high',
+        activation: 3,
+        at: 1_700_000_000_500,
+        action: 'acknowledge',
+        user: 'operator',
+        comment: 'checking the heater, "band 2"',
+        from: { state: 'active-unacknowledged', modes: [] },
+        to: { state: 'active-acknowledged', modes: [] },
+        result: 'accepted',
+        announce: false,
+        priority: 'high',
+        value: 251.5,
+      },
+      alarm: { line: null, machine: 'm1' },
+    } as never;
+    expect(encodeAlarm(plant, change)).toBe(
+      'greenline_alarm,action=acknowledge,alarm=m1-temp-high,area=a1,line=l1,machine=m1,priority=high,result=accepted,site=hk ' +
+        'state="active-acknowledged",previous_state="active-unacknowledged",modes="",activation=3,user="operator",' +
+        'comment="checking the heater, \\"band 2\\"",value=251.5 1700000000500',
+    );
+  });
+
   it('escapes tag values and quotes strings so no value can break a line', () => {
     expect(escapeTagValue('a b,c=d')).toBe('a\\ b\\,c\\=d');
     expect(escapeTagValue('two\nlines\r\n')).toBe('two\\ lines\\ ');

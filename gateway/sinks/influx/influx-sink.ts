@@ -31,12 +31,14 @@
  * outbox cannot be opened (the sink then stays `failed` and counts what it is
  * handed); nothing it does later throws into the pipeline.
  */
+import type { AlarmChange } from '../../core/alarms/index.js';
 import type { CoreSample } from '../../core/index.js';
 import { messageOf, SinkError, type SinkLog } from '../errors.js';
 import { Outbox, type OutboxPoint } from '../outbox.js';
 import { LogLimiter, RateWindow } from '../rate-limit.js';
 import { InfluxClient } from './client.js';
 import {
+  encodeAlarm,
   encodeEvent,
   encodeMinute,
   type InfluxPlantContext,
@@ -319,6 +321,15 @@ export class InfluxDbSink {
         else this.staged.push(line);
       }
       if (skipped > 0) this.notQueued(skipped, 'metrics or events without values or a time that can be written');
+    });
+  };
+
+  /** The alarm service's listener (bound): `alarms.subscribe(sink.onAlarm)`. Never throws. */
+  readonly onAlarm = (change: AlarmChange): void => {
+    this.take(1, () => {
+      const line = encodeAlarm(this.options.plant, change);
+      if (line === null) this.notQueued(1, 'an alarm record without a time that can be written');
+      else this.staged.push(line);
     });
   };
 

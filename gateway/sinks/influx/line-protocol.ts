@@ -11,6 +11,7 @@
  * Every field keeps one type in every point (numbers are always floats), so
  * InfluxDB never refuses a point of ours for a field type conflict.
  */
+import type { AlarmChange } from '../../core/alarms/index.js';
 import type { CoreSample, EntityRef, MachineEvent, MetricsRecord, PlantModel } from '../../core/index.js';
 
 export const MEASUREMENT = {
@@ -18,6 +19,7 @@ export const MEASUREMENT = {
   machine: 'greenline_machine_1m',
   line: 'greenline_line_1m',
   event: 'greenline_event',
+  alarm: 'greenline_alarm',
 } as const;
 
 /** Where a tag sits in the plant; the composition root fills it from the plant model. */
@@ -236,4 +238,40 @@ export function encodeEvent(plant: InfluxPlantContext, e: MachineEvent): string 
     ['site', plant.site],
   ]);
   return `${MEASUREMENT.event}${tags} ${fields} ${timestamp(e.ts)}`;
+}
+
+/**
+ * An alarm change (raised, cleared, acknowledged, shelved, …, by the gateway
+ * or an operator) as a `greenline_alarm` point: the audit trail's record.
+ */
+export function encodeAlarm(plant: InfluxPlantContext, change: AlarmChange): string | null {
+  const r = change.record;
+  if (!Number.isFinite(r.at)) return null;
+  const machine = change.alarm.machine ?? undefined;
+  const line = change.alarm.line ?? (machine === undefined ? undefined : plant.lineOfMachine.get(machine));
+  const area = line === undefined ? undefined : plant.areaOfLine.get(line);
+  const parts: string[] = [
+    `state=${quoteString(r.to.state)}`,
+    `previous_state=${quoteString(r.from.state)}`,
+    `modes=${quoteString(r.to.modes.join(' '))}`,
+    `activation=${formatFloat(r.activation) ?? 0}`,
+  ];
+  if (r.user !== null) parts.push(`user=${quoteString(r.user)}`);
+  if (r.comment !== null) parts.push(`comment=${quoteString(r.comment)}`);
+  if (typeof r.value === 'number') {
+    const v = formatFloat(r.value);
+    if (v !== null) parts.push(`value=${v}`);
+  } else if (typeof r.value === 'string') parts.push(`value_str=${quoteString(r.value)}`);
+  else if (typeof r.value === 'boolean') parts.push(`value=${r.value ? 1 : 0}`);
+  const tags = tagSet([
+    ['action', r.action],
+    ['alarm', r.alarmId],
+    ['area', area],
+    ['line', line],
+    ['machine', machine],
+    ['priority', r.priority],
+    ['result', r.result],
+    ['site', plant.site],
+  ]);
+  return `${MEASUREMENT.alarm}${tags} ${parts.join(',')} ${timestamp(r.at)}`;
 }
