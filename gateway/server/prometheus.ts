@@ -386,6 +386,58 @@ export class PrometheusExporter {
       for (const s of f.report.sinks) put({ sink: s.name }, s.lastError === null ? 0 : 1);
     });
 
+    this.gauge(
+      'greenline_sink_backlog_bytes',
+      "The sink's backlog on disk, as its quota counts it.",
+      ['sink'],
+      (f, put) => {
+        for (const s of f.report.sinks) if (s.backlogBytes !== undefined) put({ sink: s.name }, s.backlogBytes);
+      },
+    );
+    this.gauge(
+      'greenline_sink_oldest_age_seconds',
+      'How long the oldest point waiting in the backlog has waited (0 when none waits).',
+      ['sink'],
+      (f, put) => {
+        for (const s of f.report.sinks) {
+          if (s.oldestAgeMs !== undefined) put({ sink: s.name }, (s.oldestAgeMs ?? 0) / 1000);
+        }
+      },
+    );
+    this.gauge('greenline_sink_send_rate', 'Points delivered per second, recent.', ['sink'], (f, put) => {
+      for (const s of f.report.sinks) if (s.sendRate !== undefined) put({ sink: s.name }, s.sendRate);
+    });
+    this.counter('greenline_sink_sent_total', 'Points the receiver acknowledged.', ['sink'], (f, put) => {
+      for (const s of f.report.sinks) if (s.sent !== undefined) put({ sink: s.name }, s.sent);
+    });
+    this.counter('greenline_sink_failures_total', 'Failed send attempts.', ['sink'], (f, put) => {
+      for (const s of f.report.sinks) if (s.failures !== undefined) put({ sink: s.name }, s.failures);
+    });
+    this.counter(
+      'greenline_sink_dropped_total',
+      'Points dropped, oldest first, because the backlog reached its quota.',
+      ['sink'],
+      (f, put) => {
+        for (const s of f.report.sinks) if (s.dropped !== undefined) put({ sink: s.name }, s.dropped);
+      },
+    );
+    this.counter(
+      'greenline_sink_rejected_total',
+      'Points the receiver refused as bad, dropped.',
+      ['sink'],
+      (f, put) => {
+        for (const s of f.report.sinks) if (s.rejected !== undefined) put({ sink: s.name }, s.rejected);
+      },
+    );
+    this.gauge(
+      'greenline_sink_alarm',
+      '1 while the sink raises its alarm condition (quota reached, outbox unusable), else 0.',
+      ['sink'],
+      (f, put) => {
+        for (const s of f.report.sinks) if (s.alarm !== undefined) put({ sink: s.name }, s.alarm.active ? 1 : 0);
+      },
+    );
+
     this.gauge('greenline_live_clients', 'Dashboards connected to the live WebSocket now.', [], (f, put) =>
       put({}, f.liveHub.clients),
     );

@@ -217,6 +217,14 @@ const GREENLINE_TYPES: Record<string, string> = {
   greenline_pipeline_samples_rejected_total: 'counter',
   greenline_sink_backlog: 'gauge',
   greenline_sink_error: 'gauge',
+  greenline_sink_backlog_bytes: 'gauge',
+  greenline_sink_oldest_age_seconds: 'gauge',
+  greenline_sink_send_rate: 'gauge',
+  greenline_sink_sent_total: 'counter',
+  greenline_sink_failures_total: 'counter',
+  greenline_sink_dropped_total: 'counter',
+  greenline_sink_rejected_total: 'counter',
+  greenline_sink_alarm: 'gauge',
   greenline_live_clients: 'gauge',
   greenline_live_messages_sent_total: 'counter',
   greenline_live_skipped_slow_total: 'counter',
@@ -258,7 +266,21 @@ describe('GET /metrics', () => {
   const parts: { store: HealthReport['store']; pipeline: HealthReport['pipeline']; sinks: HealthReport['sinks'] } = {
     store: { path: 'data/greenline.db', samplesWritten: 500, pendingRows: 12, dropped: 0, lastError: null },
     pipeline: { samplesIn: 520, rejected: 3 },
-    sinks: [{ name: 'influxdb', backlog: 40, lastError: null }],
+    sinks: [
+      {
+        name: 'influxdb',
+        backlog: 40,
+        lastError: null,
+        backlogBytes: 4096,
+        oldestAgeMs: 2500,
+        sendRate: 120.5,
+        sent: 9000,
+        failures: 3,
+        dropped: 7,
+        rejected: 1,
+        alarm: { active: true, since: 1, message: 'quota reached' },
+      },
+    ],
   };
 
   const health = (): HealthReport => {
@@ -457,6 +479,14 @@ describe('GET /metrics', () => {
     expect(first.value('greenline_pipeline_samples_rejected_total')).toBe(3);
     expect(first.value('greenline_sink_backlog', { sink: 'influxdb' })).toBe(40);
     expect(first.value('greenline_sink_error', { sink: 'influxdb' })).toBe(0);
+    expect(first.value('greenline_sink_backlog_bytes', { sink: 'influxdb' })).toBe(4096);
+    expect(first.value('greenline_sink_oldest_age_seconds', { sink: 'influxdb' })).toBe(2.5);
+    expect(first.value('greenline_sink_send_rate', { sink: 'influxdb' })).toBe(120.5);
+    expect(first.value('greenline_sink_sent_total', { sink: 'influxdb' })).toBe(9000);
+    expect(first.value('greenline_sink_failures_total', { sink: 'influxdb' })).toBe(3);
+    expect(first.value('greenline_sink_dropped_total', { sink: 'influxdb' })).toBe(7);
+    expect(first.value('greenline_sink_rejected_total', { sink: 'influxdb' })).toBe(1);
+    expect(first.value('greenline_sink_alarm', { sink: 'influxdb' })).toBe(1);
     expect(first.value('greenline_start_time_seconds')).toBe(startedAt / 1000);
     const uptime = first.value('greenline_uptime_seconds')!;
     expect(uptime).toBeGreaterThanOrEqual(90);
