@@ -31,6 +31,7 @@
  * outbox cannot be opened (the sink then stays `failed` and counts what it is
  * handed); nothing it does later throws into the pipeline.
  */
+import { outboxAlarm } from '../outbox-alarm.js';
 import type { AlarmChange } from '../../core/alarms/index.js';
 import type { CoreSample } from '../../core/index.js';
 import { messageOf, SinkError, type SinkLog } from '../errors.js';
@@ -485,28 +486,20 @@ export class InfluxDbSink {
   }
 
   private alarm(bytes: number): SinkAlarm {
-    if (this.openError !== null) {
-      return { active: true, since: this.openError.at, message: this.openError.message };
-    }
-    if (this.commitError !== null) {
-      return {
-        active: true,
-        since: this.commitError.since,
-        message: `${this.commitError.message}; ${this.staged.length} points are held in memory, beyond ${this.maxStaged} the oldest are dropped`,
-      };
-    }
-    if (this.quotaSince !== null) {
-      const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
-      return {
-        active: true,
-        since: this.quotaSince,
-        message:
-          `the InfluxDB outbox reached its quota (${mb(bytes)} of ${this.options.outboxMaxMb} MiB): ` +
-          `${this.counts.dropped} oldest points dropped so far` +
-          (this.lastError === null ? '' : `; InfluxDB: ${this.lastError}`),
-      };
-    }
-    return { active: false, since: null, message: null };
+    return outboxAlarm({
+      openError: this.openError,
+      commitError: this.commitError,
+      quotaSince: this.quotaSince,
+      staged: this.staged.length,
+      maxStaged: this.maxStaged,
+      bytes,
+      quotaMb: this.options.outboxMaxMb,
+      dropped: this.counts.dropped,
+      lastError: this.lastError,
+      sink: 'InfluxDB',
+      entries: 'points',
+      receiver: 'InfluxDB',
+    });
   }
 
   // ---------- sending ----------

@@ -35,6 +35,7 @@
  * counted, logged at a limited rate and shown in `status()`, whose `alarm` is
  * raised while the outbox drops for its quota or cannot be used.
  */
+import { outboxAlarm } from '../outbox-alarm.js';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { decodePayload } from '../../../protocols/sparkplug/payload.js';
 import type { CoreSample } from '../../core/index.js';
@@ -429,26 +430,20 @@ export class MqttNorthSink {
   }
 
   private alarm(bytes: number): SinkAlarm {
-    if (this.openError !== null) return { active: true, since: this.openError.at, message: this.openError.message };
-    if (this.commitError !== null) {
-      return {
-        active: true,
-        since: this.commitError.since,
-        message: `${this.commitError.message}; ${this.staged.length} records are held in memory, beyond ${this.maxStaged} the oldest are dropped`,
-      };
-    }
-    if (this.quotaSince !== null) {
-      const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
-      return {
-        active: true,
-        since: this.quotaSince,
-        message:
-          `the MQTT outbox reached its quota (${mb(bytes)} of ${this.options.outboxMaxMb} MiB): ` +
-          `${this.counts.dropped} oldest records dropped so far` +
-          (this.lastError === null ? '' : `; broker: ${this.lastError}`),
-      };
-    }
-    return { active: false, since: null, message: null };
+    return outboxAlarm({
+      openError: this.openError,
+      commitError: this.commitError,
+      quotaSince: this.quotaSince,
+      staged: this.staged.length,
+      maxStaged: this.maxStaged,
+      bytes,
+      quotaMb: this.options.outboxMaxMb,
+      dropped: this.counts.dropped,
+      lastError: this.lastError,
+      sink: 'MQTT',
+      entries: 'records',
+      receiver: 'broker',
+    });
   }
 
   // ---------- publishing ----------
