@@ -388,6 +388,17 @@ export interface Me {
   readonly via: 'session' | 'token';
   /** when this sign-in ends at the latest, ms since epoch; null: never (a token without expiry) */
   readonly expiresAt: number | null;
+  /** the dashboard language this user chose (PUT /api/me/language); null: not chosen, follow the browser */
+  readonly language: Language | null;
+}
+
+/** The dashboard's languages: English and Traditional Chinese. */
+export const LANGUAGES = ['en', 'zh-Hant'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+/** PUT /api/me/language */
+export interface LanguageRequest {
+  readonly language: Language;
 }
 
 /** POST /api/me/password */

@@ -165,6 +165,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX api_tokens_user ON api_tokens (user_id);
     `,
   },
+  {
+    version: 4,
+    name: "users' dashboard language",
+    sql: `
+      -- null: the user has not chosen; the dashboard follows the browser
+      ALTER TABLE users ADD COLUMN language TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);

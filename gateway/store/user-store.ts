@@ -26,6 +26,8 @@ export interface UserRecord {
   readonly updatedAt: number;
   readonly passwordChangedAt: number;
   readonly lastLoginAt: number | null;
+  /** the dashboard language the user chose; null: not chosen */
+  readonly language: string | null;
 }
 
 export interface NewUser {
@@ -42,6 +44,7 @@ export interface UserChanges {
   readonly displayName?: string | null;
   readonly passwordHash?: string;
   readonly disabled?: boolean;
+  readonly language?: string;
 }
 
 export interface SessionRecord {
@@ -99,6 +102,7 @@ interface UserRow {
   updated_at: number;
   password_changed_at: number;
   last_login_at: number | null;
+  language: string | null;
 }
 
 interface SessionRow {
@@ -125,7 +129,7 @@ interface TokenRow {
 }
 
 const USER_COLUMNS =
-  'id, username, display_name, role, password_hash, disabled, origin, created_at, updated_at, password_changed_at, last_login_at';
+  'id, username, display_name, role, password_hash, disabled, origin, created_at, updated_at, password_changed_at, last_login_at, language';
 const USER_COLUMNS_U = USER_COLUMNS.split(', ')
   .map((c) => `u.${c}`)
   .join(', ');
@@ -145,6 +149,7 @@ const toUser = (r: UserRow): UserRecord => ({
   updatedAt: r.updated_at,
   passwordChangedAt: r.password_changed_at,
   lastLoginAt: r.last_login_at,
+  language: r.language,
 });
 
 const toSession = (r: SessionRow): SessionRecord => ({
@@ -290,6 +295,7 @@ export class UserStore {
       displayName: changes.displayName ?? null,
       passwordHash: changes.passwordHash ?? null,
       disabled: changes.disabled === undefined ? null : changes.disabled ? 1 : 0,
+      language: changes.language ?? null,
     });
     return result.changes === 0 ? null : this.findUserById(id);
   }
@@ -426,6 +432,7 @@ function prepareStatements(db: Database.Database) {
         password_hash = coalesce(@passwordHash, password_hash),
         password_changed_at = CASE WHEN @passwordHash IS NULL THEN password_changed_at ELSE @at END,
         disabled = coalesce(@disabled, disabled),
+        language = coalesce(@language, language),
         updated_at = @at
       WHERE id = @id`),
     deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),

@@ -28,6 +28,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'POST /api/login': 'public',
   'POST /api/logout': 'signed-in',
   'GET /api/me': 'signed-in',
+  'PUT /api/me/language': 'account',
   'POST /api/me/password': 'account',
   'GET /api/health': 'read',
   'GET /api/plant': 'read',
@@ -157,6 +158,8 @@ describe('every route checks its caller', () => {
       case 'GET /api/users':
       case 'GET /api/tokens':
         return { path: url, ok: 200 };
+      case 'PUT /api/me/language':
+        return { path: '/api/me/language', body: { language: 'zh-Hant' }, ok: 200 };
       case 'POST /api/me/password':
         return { path: '/api/me/password', body: { currentPassword: PASSWORD, newPassword: PASSWORD }, ok: 204 };
       case 'GET /api/tags/:id/history':

@@ -59,6 +59,7 @@ describe('sign-in', () => {
       capabilities: ['read'],
       via: 'session',
       expiresAt: t + 7 * 24 * HOUR,
+      language: null,
     });
     const set = res.headers.get('set-cookie')!;
     expect(set).toMatch(/^greenline_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=604800$/);
@@ -470,6 +471,35 @@ describe('user management', () => {
     expect(
       (await rig.call('/api/users/ada', { method: 'PATCH', credential: ada, body: { role: 'viewer' } })).status,
     ).toBe(200);
+  });
+
+  it("remembers each user's dashboard language across sign-ins and refuses one it does not know", async () => {
+    const here = await rig.login('vera');
+    const me = await json<{ language: string | null }>(await rig.call('/api/me', { credential: { cookie: here } }));
+    expect(me.language).toBeNull();
+    const set = await rig.call('/api/me/language', {
+      method: 'PUT',
+      credential: { cookie: here },
+      body: { language: 'zh-Hant' },
+    });
+    expect(set.status).toBe(200);
+    expect((await json<{ language: string }>(set)).language).toBe('zh-Hant');
+    // another sign-in of the same user (another tablet) finds it
+    const elsewhere = await rig.login('vera');
+    const there = await json<{ language: string }>(await rig.call('/api/me', { credential: { cookie: elsewhere } }));
+    expect(there.language).toBe('zh-Hant');
+    expect(rig.users.findUser('vera')!.language).toBe('zh-Hant');
+
+    const bad = await rig.call('/api/me/language', {
+      method: 'PUT',
+      credential: { cookie: here },
+      body: { language: 'fr' },
+    });
+    expect(bad.status).toBe(400);
+    const problem = await json<{ error: { issues: { path: string; message: string }[] } }>(bad);
+    expect(problem.error.issues[0]!.path).toBe('body.language');
+    expect(problem.error.issues[0]!.message).toMatch(/en, zh-Hant/);
+    expect(rig.users.findUser('vera')!.language).toBe('zh-Hant');
   });
 
   it('lets a user change their own password, which ends their other sign-ins', async () => {

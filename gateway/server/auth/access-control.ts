@@ -37,6 +37,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'POST /api/login': 'public',
   'POST /api/logout': 'signed-in',
   'GET /api/me': 'signed-in',
+  'PUT /api/me/language': 'account',
   'POST /api/me/password': 'account',
   'GET /api/health': 'read',
   'GET /api/plant': 'read',

@@ -8,7 +8,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Role, User } from '../../../config/schema.js';
 import type { TokenRecord, UserRecord } from '../../store/user-store.js';
-import type { CreatedToken, LoginInfo, Me, TokensResponse, TokenView, UsersResponse, UserView } from '../contract.js';
+import {
+  type CreatedToken,
+  LANGUAGES,
+  type LoginInfo,
+  type Me,
+  type TokensResponse,
+  type TokenView,
+  type UsersResponse,
+  type UserView,
+} from '../contract.js';
 import { HttpError, notFound, validate } from '../http-errors.js';
 import type { ServerDeps } from '../ports.js';
 import { principalOf } from './access-control.js';
@@ -33,6 +42,10 @@ const LoginBody = z.strictObject({
   // any text: its form says nothing about whether such a user exists
   username: z.string().min(1, 'is required').max(64),
   password: z.string().min(1, 'is required').max(PASSWORD_MAX),
+});
+
+const LanguageBody = z.strictObject({
+  language: z.enum(LANGUAGES, { message: `must be one of ${LANGUAGES.join(', ')}` }),
 });
 
 const PasswordBody = z.strictObject({ currentPassword: z.string().min(1).max(PASSWORD_MAX), newPassword: password() });
@@ -152,6 +165,14 @@ export function registerAuthRoutes(
   });
 
   app.get('/api/me', async (req): Promise<Me> => auth.me(signedIn(req)));
+
+  app.put('/api/me/language', async (req): Promise<Me> => {
+    const me = signedIn(req);
+    const body = validate('body', LanguageBody, req.body);
+    const user = store.updateUser(me.user.id, { language: body.language });
+    if (user === null) throw new HttpError(401, 'GL_ERR_UNAUTHENTICATED', 'this user no longer exists: sign in again');
+    return auth.me({ ...me, user });
+  });
 
   app.post('/api/me/password', async (req, reply) => {
     const me = signedIn(req);

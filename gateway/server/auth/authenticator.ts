@@ -12,7 +12,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Role } from '../../../config/schema.js';
 import type { UserRecord, UserStore } from '../../store/user-store.js';
-import type { Capability, DemoAccount, Me } from '../contract.js';
+import { type Capability, type DemoAccount, LANGUAGES, type Language, type Me } from '../contract.js';
 import type { UpgradeAuthorizer } from '../live-hub.js';
 import type { ServerDeps } from '../ports.js';
 import { clearedCookie, readCookie, sessionCookie, sessionCookieName } from './cookies.js';
@@ -320,6 +320,9 @@ export class Authenticator {
       capabilities: sortedCapabilities(principal.capabilities),
       via: principal.via,
       expiresAt: principal.expiresAt,
+      language: (LANGUAGES as readonly string[]).includes(principal.user.language ?? '')
+        ? (principal.user.language as Language)
+        : null,
     };
   }
 
