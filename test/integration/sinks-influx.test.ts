@@ -5,7 +5,7 @@
  * the HTTP details (gzip, credentials, retries) against a recording server.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -529,17 +529,19 @@ describe('InfluxDB sink: an outbox that cannot be used', () => {
   });
 
   const asRoot = process.getuid?.() === 0;
-  /** the gateway in a process of its own: as an unprivileged user when the tests run as root (who may write anywhere) */
+  /**
+   * The gateway in a process of its own. Root may read and write anything, so
+   * when the tests run as root the child runs without the two capabilities
+   * that override file permissions (util-linux `setpriv`): it stays root, so
+   * it still reads the project wherever it is cloned, but a file or folder
+   * whose mode refuses its owner refuses it too.
+   */
   async function gatewayHealth(config: PlantConfigInput, dataDir: string) {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', SINK_PROCESS, 'gateway', JSON.stringify({ config, dataDir })],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        ...(asRoot ? { uid: 65534, gid: 65534, env: { ...process.env, HOME: tmpdir() } } : {}),
-      },
-    );
+    const node = [process.execPath, '--import', 'tsx', SINK_PROCESS, 'gateway', JSON.stringify({ config, dataDir })];
+    const [command, ...args] = asRoot
+      ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--', ...node]
+      : node;
+    const child = spawn(command!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -562,9 +564,6 @@ describe('InfluxDB sink: an outbox that cannot be used', () => {
     const dir = join(work, name);
     mkdirSync(join(dir, 'store'), { recursive: true });
     mkdirSync(join(dir, 'data'), { recursive: true });
-    for (const d of [work, dir]) chmodSync(d, 0o755);
-    chmodSync(join(dir, 'store'), 0o777);
-    if (asRoot) chownSync(join(dir, 'store'), 65534, 65534);
     const config: PlantConfigInput = {
       ...rigPlant(2),
       store: { path: join(dir, 'store', 'greenline.db') },
