@@ -59,7 +59,30 @@ export interface AlarmAuditQuery {
   readonly afterId?: number;
   /** newest first (the latest rows of a long trail); default oldest first */
   readonly newestFirst?: boolean;
+  /** only these actions (`acknowledge`, `shelve`, …); empty or absent: all */
+  readonly actions?: readonly string[];
+  /** only what this user did (usernames compare without case) */
+  readonly user?: string;
+  /**
+   * Search: rows whose alarm id, user or comment contains this text (without
+   * case), or whose alarm is one of `textAlarmIds` (alarms whose message,
+   * which the store does not keep, contains it).
+   */
+  readonly text?: string;
+  readonly textAlarmIds?: readonly string[];
 }
+
+/** the audit trail's filters; a parameter left null does not filter */
+const AUDIT_FILTER = `
+  ts >= @from AND ts <= @to AND id > @afterId
+  AND (@alarmId IS NULL OR alarm_id = @alarmId)
+  AND (@actions IS NULL OR action IN (SELECT value FROM json_each(@actions)))
+  AND (@user IS NULL OR username = @user COLLATE NOCASE)
+  AND (@text IS NULL
+       OR instr(lower(alarm_id), @text) > 0
+       OR instr(lower(coalesce(username, '')), @text) > 0
+       OR instr(lower(coalesce(comment, '')), @text) > 0
+       OR alarm_id IN (SELECT value FROM json_each(@textAlarmIds)))`;
 
 interface Statements {
   readonly audit: Database.Statement;
@@ -133,12 +156,11 @@ export class AlarmStore {
         auditRange: db.prepare(`
           SELECT id, ts, alarm_id, activation, action, username, comment, from_state, from_modes, to_state, to_modes,
                  result, payload
-          FROM alarm_audit WHERE ts >= ? AND ts <= ? AND (? IS NULL OR alarm_id = ?) AND id > ? ORDER BY id LIMIT ?`),
+          FROM alarm_audit WHERE ${AUDIT_FILTER} ORDER BY id LIMIT @limit`),
         auditRangeNewest: db.prepare(`
           SELECT id, ts, alarm_id, activation, action, username, comment, from_state, from_modes, to_state, to_modes,
                  result, payload
-          FROM alarm_audit WHERE ts >= ? AND ts <= ? AND (? IS NULL OR alarm_id = ?) AND id > ?
-          ORDER BY id DESC LIMIT ?`),
+          FROM alarm_audit WHERE ${AUDIT_FILTER} ORDER BY id DESC LIMIT @limit`),
       };
       this.db = db;
     } catch (err) {
@@ -226,9 +248,19 @@ export class AlarmStore {
   auditTrail(query: AlarmAuditQuery): AlarmAuditRow[] {
     const { s } = this.require();
     checkRange(query.from, query.to);
-    const alarmId = query.alarmId ?? null;
     const statement = query.newestFirst === true ? s.auditRangeNewest : s.auditRange;
-    const rows = statement.all(query.from, query.to, alarmId, alarmId, query.afterId ?? 0, query.limit ?? 1000) as {
+    const text = query.text?.trim().toLowerCase() ?? '';
+    const rows = statement.all({
+      from: query.from,
+      to: query.to,
+      alarmId: query.alarmId ?? null,
+      afterId: query.afterId ?? 0,
+      limit: query.limit ?? 1000,
+      actions: query.actions !== undefined && query.actions.length > 0 ? JSON.stringify(query.actions) : null,
+      user: query.user ?? null,
+      text: text === '' ? null : text,
+      textAlarmIds: JSON.stringify(text === '' ? [] : (query.textAlarmIds ?? [])),
+    }) as {
       id: number;
       ts: number;
       alarm_id: string;

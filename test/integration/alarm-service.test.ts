@@ -328,6 +328,37 @@ describe('AlarmService over the SQLite store', () => {
     }
   });
 
+  it('the audit trail filters by action and user and searches alarm ids, users, comments and given alarms', async () => {
+    const stores = await openStores();
+    const svc = service(stores, calm());
+    await svc.start();
+    svc.onSamples([temp(125)]);
+    now += 30 * S;
+    expect(svc.acknowledge('temp-hh', 'Ann', 'Heater band 3 checked').ok).toBe(true);
+    now += 30 * S;
+    expect(svc.shelve('temp-hh', 'bob', 'sensor swap', 10 * MIN).ok).toBe(true);
+    const trail = (q: Partial<Parameters<AlarmStore['auditTrail']>[0]>) =>
+      stores.alarms
+        .auditTrail({ from: T0, to: now, ...q })
+        .map((r) => `${r.action}:${r.user ?? '-'}`)
+        .sort();
+    const all = trail({});
+    expect(all).toEqual(expect.arrayContaining(['acknowledge:Ann', 'shelve:bob']));
+    expect(all.length).toBeGreaterThan(2); // the activation itself is on record too
+    expect(trail({ actions: ['acknowledge', 'shelve'] })).toEqual(['acknowledge:Ann', 'shelve:bob']);
+    expect(trail({ actions: [] })).toEqual(all);
+    expect(trail({ user: 'ann' })).toEqual(['acknowledge:Ann']);
+    expect(trail({ text: 'BAND 3' })).toEqual(['acknowledge:Ann']);
+    expect(trail({ text: 'Bo' })).toEqual(['shelve:bob']);
+    expect(trail({ text: 'temp-h' })).toEqual(all);
+    expect(trail({ text: 'barrel too hot' })).toEqual([]);
+    // a message match (the store does not keep messages) comes as the alarms it names
+    expect(trail({ text: 'barrel too hot', textAlarmIds: ['temp-hh'] })).toEqual(trail({ alarmId: 'temp-hh' }));
+    expect(trail({ alarmId: 'temp-hh' })).toEqual(['acknowledge:Ann', 'activate:-', 'shelve:bob']);
+    expect(trail({ text: '%' })).toEqual([]); // no wildcards
+    expect(trail({ text: '   ' })).toEqual(all);
+  });
+
   it('refused actions are on record; an action the store cannot record is not taken', async () => {
     const stores = await openStores();
     let storeDown = false;
