@@ -1,10 +1,16 @@
 /**
  * The dashboard's words in English and Traditional Chinese. Names from the
  * plant config (sites, lines, machines, tags) are shown as written.
+ *
+ * Which language shows: a signed-in user's own choice, stored on the
+ * gateway (`Me.language`), wins on every screen they sign in on; without
+ * one, this browser's last choice, else the browser's own language. The
+ * sign-in page, before anyone is known, follows the browser.
  */
+import { LANGUAGES, type Language, type Me } from '../../gateway/server/contract.js';
 
-export const LANGUAGES = ['en', 'zh-Hant'] as const;
-export type Lang = (typeof LANGUAGES)[number];
+export { LANGUAGES };
+export type Lang = Language;
 
 const en = {
   'app.title': 'Live tags',
@@ -67,6 +73,7 @@ const en = {
   'overview.alarmsUnacknowledged': '{n} unacknowledged',
   'nav.energy': 'Energy & carbon',
   'nav.health': 'Health',
+  'nav.users': 'Users',
   'unit.min': 'min',
   'chart.time': 'Time',
   'why.not-metered': 'not metered',
@@ -383,6 +390,9 @@ const en = {
   'signin.demo.use': 'Sign in as {username}',
   'account.signOut': 'Sign out',
   'account.label': 'Signed in as {name}, {role}',
+  'account.open': 'My account: password and language',
+  'lang.notSaved': 'Language changed on this screen only: it could not be saved to your account ({detail}).',
+  'lang.dismiss': 'Dismiss',
   'userRole.viewer': 'Viewer',
   'userRole.operator': 'Operator',
   'userRole.energy': 'Energy manager',
@@ -452,6 +462,7 @@ const zhHant: Record<MessageKey, string> = {
   'overview.alarmsUnacknowledged': '{n} 個未確認',
   'nav.energy': '能源與碳排放',
   'nav.health': '系統狀態',
+  'nav.users': '用戶',
   'unit.min': '分鐘',
   'chart.time': '時間',
   'why.not-metered': '未計量',
@@ -765,6 +776,9 @@ const zhHant: Record<MessageKey, string> = {
   'signin.demo.use': '以 {username} 登入',
   'account.signOut': '登出',
   'account.label': '已登入：{name}（{role}）',
+  'account.open': '我的帳戶：密碼及語言',
+  'lang.notSaved': '語言只在此螢幕更改，未能儲存到你的帳戶（{detail}）。',
+  'lang.dismiss': '關閉',
   'userRole.viewer': '檢視者',
   'userRole.operator': '操作員',
   'userRole.energy': '能源管理員',
@@ -782,6 +796,7 @@ export function isLang(x: unknown): x is Lang {
   return typeof x === 'string' && (LANGUAGES as readonly string[]).includes(x);
 }
 
+/** this browser's language: its last choice on this dashboard, else the browser's own */
 export function initialLang(): Lang {
   try {
     const stored = localStorage.getItem(STORAGE_KEY);
@@ -792,12 +807,23 @@ export function initialLang(): Lang {
   return navigator.language.toLowerCase().startsWith('zh') ? 'zh-Hant' : 'en';
 }
 
+/** remembers a choice for this browser (the sign-in page and users who chose none follow it) */
 export function saveLang(lang: Lang): void {
   try {
     localStorage.setItem(STORAGE_KEY, lang);
   } catch {
     // not persisted; the choice still holds for this page
   }
+}
+
+/** the language for a signed-in user: their stored choice, else this browser's */
+export function languageFor(me: Pick<Me, 'language'> | null, browser: Lang): Lang {
+  return me !== null && isLang(me.language) ? me.language : browser;
+}
+
+/** whether a choice is stored on the user's account: sign-ins with a password only (an API token may not) */
+export function storesLanguage(me: Pick<Me, 'via'> | null): boolean {
+  return me !== null && me.via === 'session';
 }
 
 export type Translate = (key: MessageKey, vars?: Record<string, string | number>) => string;

@@ -4,17 +4,24 @@
  * (tag values for the live tags page, metrics for the overview).
  */
 import type { LiveResponse, MetricsOverview, MetricsWindowName, PlantView } from '../../gateway/server/contract.js';
-import { accountTools, ensureSignedIn, signInEnded, watchSignIn } from './account.js';
+import {
+  accountTools,
+  currentAccount,
+  ensureSignedIn,
+  saveAccountLanguage,
+  signInEnded,
+  watchSignIn,
+} from './account.js';
 import { AlarmBoard } from './alarms/alarm-board.js';
 import { countsByLine, rightsOf, unacknowledgedCount } from './alarms/alarm-model.js';
 import { AlarmsPage } from './alarms/alarms-page.js';
-import { initialLang, saveLang } from './i18n.js';
+import { initialLang, type Lang, languageFor, saveLang } from './i18n.js';
 import { LiveConnection, liveUrl } from './live-connection.js';
 import { LivePage } from './live-page.js';
 import { loadWindow, saveWindow, shouldReplace } from './overview-model.js';
 import { OverviewPage } from './overview-page.js';
 import { MorePages } from './pages.js';
-import { parseRoute, type Route } from './router.js';
+import { navRoutesFor, parseRoute, type Route } from './router.js';
 import { Shell } from './shell.js';
 
 /** without a metrics push for this long while the overview shows, it asks over REST */
@@ -57,13 +64,26 @@ async function loadPlant(shell: Shell, live: LivePage, overview: OverviewPage): 
 async function main(): Promise<void> {
   const root = document.getElementById('app');
   if (!root) return;
-  // the sign-in page until someone is signed in (null: a gateway without sign-in)
+  // the sign-in page until someone is signed in (null: a gateway without sign-in), in this browser's language
   const me = await ensureSignedIn(root, initialLang(), saveLang);
-  const shell = new Shell(root, { lang: initialLang(), onLangChange: saveLang });
+  const onLangChange = (lang: Lang) => {
+    saveLang(lang);
+    // shown at once; the account keeps it for the user's other screens, or the note says it did not
+    saveAccountLanguage(lang).catch((err: unknown) => shell.notify('lang.notSaved', { detail: errorText(err) }));
+  };
+  const shell = new Shell(root, {
+    lang: languageFor(me, initialLang()),
+    onLangChange,
+    navRoutes: navRoutesFor(me === null ? null : me.capabilities),
+  });
   if (me !== null) shell.setAccount((t) => accountTools(me, t));
   watchSignIn();
   const live = new LivePage(shell.language);
-  const more = new MorePages({ lang: () => shell.language, window: () => overview.selectedWindow });
+  const more = new MorePages({
+    lang: () => shell.language,
+    window: () => overview.selectedWindow,
+    me: currentAccount,
+  });
 
   let current: MetricsOverview | null = null;
   let lastMetricsAt = 0;

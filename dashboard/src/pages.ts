@@ -1,9 +1,10 @@
 /**
  * The pages beside the overview and the live tags: machine and line detail,
- * energy & carbon, health. Each is made the first time it is opened and
- * kept; they share one load of the plant model.
+ * energy & carbon, health, user management and one's own account. Each is
+ * made the first time it is opened and kept; they share one load of the
+ * plant model.
  */
-import type { LiveValue, MetricsWindowName, PlantView } from '../../gateway/server/contract.js';
+import type { LiveValue, Me, MetricsWindowName, PlantView } from '../../gateway/server/contract.js';
 import './pages.css';
 import { getJson } from './api.js';
 import { DetailPage } from './detail/detail-page.js';
@@ -12,6 +13,8 @@ import { HealthPage } from './health/health-page.js';
 import type { Lang } from './i18n.js';
 import { parseDetail, parseRoute } from './router.js';
 import type { Page } from './shell.js';
+import { AccountPage } from './users/account-page.js';
+import { UsersPage } from './users/users-page.js';
 
 /** GET /api/plant once, tried again with growing pauses until it answers */
 function plantOnce(): () => Promise<PlantView> {
@@ -35,6 +38,8 @@ export interface MorePagesOptions {
   readonly lang: () => Lang;
   /** the overview's window, the first window a detail page shows */
   readonly window: () => MetricsWindowName;
+  /** the signed-in user; null on a gateway without sign-in */
+  readonly me: () => Me | null;
 }
 
 export class MorePages {
@@ -42,6 +47,8 @@ export class MorePages {
   private detail: DetailPage | null = null;
   private energy: EnergyPage | null = null;
   private health: HealthPage | null = null;
+  private users: UsersPage | null = null;
+  private account: AccountPage | null = null;
 
   constructor(private readonly opts: MorePagesOptions) {}
 
@@ -60,6 +67,12 @@ export class MorePages {
       case 'health':
         this.health ??= new HealthPage({ lang: this.opts.lang(), plant: this.plant });
         return this.health;
+      case 'users':
+        this.users ??= new UsersPage({ lang: this.opts.lang(), plant: this.plant, me: this.opts.me });
+        return this.users;
+      case 'account':
+        this.account ??= new AccountPage({ lang: this.opts.lang(), plant: this.plant, me: this.opts.me });
+        return this.account;
       default:
         return null;
     }

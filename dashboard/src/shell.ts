@@ -1,12 +1,16 @@
 /**
  * What every page shares: the header (site, page navigation, connection
- * state, language), the demo and connection-lost banners, and the `<main>`
- * the current page lives in.
+ * state, who is signed in, language), the demo and connection-lost banners,
+ * a passing note (a language choice the account did not keep), and the
+ * `<main>` the current page lives in.
  */
 import { h, setClass } from './dom.js';
 import { LANGUAGE_NAMES, LANGUAGES, type Lang, type MessageKey, type Translate, translator } from './i18n.js';
 import type { ConnectionState } from './live-connection.js';
-import { ROUTES, type Route, routeHash } from './router.js';
+import { NAV_ROUTES, type Route, routeHash } from './router.js';
+
+/** how long a passing note stays */
+const NOTE_MS = 8000;
 
 /** One page of the dashboard: it owns its element and redraws its words when the language changes. */
 export interface Page {
@@ -22,7 +26,10 @@ export interface Page {
 
 export interface ShellOptions {
   readonly lang: Lang;
+  /** the language was switched in the header (it already shows) */
   readonly onLangChange: (lang: Lang) => void;
+  /** the pages the navigation links to (default: every page of the navigation) */
+  readonly navRoutes?: readonly Route[];
 }
 
 const NAV_LABELS: Record<Route, MessageKey> = {
@@ -31,7 +38,11 @@ const NAV_LABELS: Record<Route, MessageKey> = {
   alarms: 'nav.alarms',
   energy: 'nav.energy',
   health: 'nav.health',
+  users: 'nav.users',
+  account: 'account.open',
 };
+
+type Note = { readonly key: MessageKey; readonly vars?: Record<string, string | number> };
 
 export class Shell {
   private lang: Lang;
@@ -48,6 +59,9 @@ export class Shell {
   private header: HTMLElement;
   private connEl: HTMLElement | null = null;
   private staleBanner: HTMLElement | null = null;
+  private note: Note | null = null;
+  private noteTimer: number | null = null;
+  private readonly noteEl: HTMLElement;
   readonly main: HTMLElement;
 
   constructor(
@@ -57,9 +71,11 @@ export class Shell {
     this.lang = opts.lang;
     this.t = translator(this.lang);
     this.main = h('main', { class: 'content' });
+    this.noteEl = h('div', { class: 'shell-note', role: 'status', 'aria-live': 'polite', 'data-testid': 'shell-note' });
     this.header = this.renderHeader();
-    this.root.replaceChildren(this.header, ...this.renderBanners(), this.main);
+    this.root.replaceChildren(this.header, ...this.renderBanners(), this.main, this.noteEl);
     this.renderConnection();
+    this.renderNote();
   }
 
   get language(): Lang {
@@ -76,11 +92,20 @@ export class Shell {
       page.setActive?.(true);
     }
     this.route = route;
-    for (const link of this.header.querySelectorAll<HTMLAnchorElement>('.nav-link')) {
-      if (link.dataset.route === route) link.setAttribute('aria-current', 'page');
-      else link.removeAttribute('aria-current');
-    }
+    this.markRoute();
     this.updateTitle();
+  }
+
+  /**
+   * A note that passes after a few seconds, in the language shown (it
+   * follows a switch), out of the way of the page: something worth knowing
+   * that needs nothing done.
+   */
+  notify(key: MessageKey, vars?: Record<string, string | number>): void {
+    this.note = vars ? { key, vars } : { key };
+    if (this.noteTimer !== null) window.clearTimeout(this.noteTimer);
+    this.noteTimer = window.setTimeout(() => this.dismissNote(), NOTE_MS);
+    this.renderNote();
   }
 
   setSiteName(name: string): void {
@@ -138,13 +163,49 @@ export class Shell {
   private rerender(): void {
     document.documentElement.lang = this.lang;
     this.header = this.renderHeader();
-    if (this.route) {
-      for (const link of this.header.querySelectorAll<HTMLAnchorElement>('.nav-link')) {
-        if (link.dataset.route === this.route) link.setAttribute('aria-current', 'page');
-      }
-    }
-    this.root.replaceChildren(this.header, ...this.renderBanners(), this.main);
+    this.markRoute();
+    this.root.replaceChildren(this.header, ...this.renderBanners(), this.main, this.noteEl);
     this.renderConnection();
+    this.renderNote();
+  }
+
+  /** the link of the page shown, in the navigation or the account part */
+  private markRoute(): void {
+    for (const link of this.header.querySelectorAll<HTMLAnchorElement>('a[data-route]')) {
+      if (link.dataset.route === this.route) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+  }
+
+  private dismissNote(): void {
+    if (this.noteTimer !== null) window.clearTimeout(this.noteTimer);
+    this.noteTimer = null;
+    this.note = null;
+    this.renderNote();
+  }
+
+  private renderNote(): void {
+    const note = this.note;
+    this.noteEl.hidden = note === null;
+    if (note === null) {
+      this.noteEl.replaceChildren();
+      return;
+    }
+    const close = h(
+      'button',
+      {
+        type: 'button',
+        class: 'shell-note-close',
+        'aria-label': this.t('lang.dismiss'),
+        'data-testid': 'shell-note-close',
+      },
+      '×',
+    );
+    close.addEventListener('click', () => this.dismissNote());
+    this.noteEl.replaceChildren(
+      h('span', { class: 'shell-note-text', 'data-testid': 'shell-note-text' }, this.t(note.key, note.vars)),
+      close,
+    );
   }
 
   private renderHeader(): HTMLElement {
@@ -152,7 +213,7 @@ export class Shell {
     document.documentElement.lang = this.lang;
     this.connEl = h('div', { class: 'conn', 'data-testid': 'conn-state', role: 'status', 'aria-live': 'polite' });
     const nav = h('nav', { class: 'nav', 'aria-label': t('nav.label') });
-    for (const route of ROUTES) {
+    for (const route of this.opts.navRoutes ?? NAV_ROUTES) {
       nav.append(
         h(
           'a',
