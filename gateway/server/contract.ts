@@ -23,6 +23,8 @@ export type ApiErrorCode =
   | 'GL_ERR_UPGRADE_REFUSED'
   | 'GL_ERR_UNAVAILABLE'
   | 'GL_ERR_INTERNAL'
+  /** the gateway built an answer that breaks this contract: a bug, logged with the details; nothing of it was sent */
+  | 'GL_ERR_RESPONSE_INVALID'
   | 'GL_ERR_UNAUTHENTICATED'
   | 'GL_ERR_SIGN_IN_FAILED'
   | 'GL_ERR_FORBIDDEN'

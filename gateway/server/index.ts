@@ -1,6 +1,8 @@
 export type { LiveClientIdentity, UpgradeAuthorizer, UpgradeDecision } from './live-hub.js';
 export { MemoryLiveSource } from './memory-live-source.js';
 export { createServer, type GreenlineServer, SECURITY_HEADERS, type ServerOptions } from './server.js';
+export { DOCS_PATH, openApiDocument } from './api/openapi.js';
+export type { DefinedRoute } from './api/route-book.js';
 export type * from './contract.js';
 export type * from './ports.js';
 export {

@@ -2,10 +2,9 @@
  * Metrics routes: the overview of every line and machine, one entity, and
  * its per-bucket series, by named window or by range.
  */
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ID_PATTERN } from '../../config/schema.js';
-import type { EntityRef } from '../core/index.js';
+import type { RouteBook } from './api/route-book.js';
 import { instant } from './api-routes.js';
 import {
   BASELINE_DEFAULT_DAYS,
@@ -18,56 +17,76 @@ import {
   type MetricsOverview,
   type MetricsSeriesResponse,
   type MetricsWindowName,
+  type EntityRef,
 } from './contract.js';
-import { HttpError, notFound, validate } from './http-errors.js';
+import { HttpError, notFound } from './http-errors.js';
 import { buildOverview, buildSeries, windowSpec } from './metrics-view.js';
 import type { MetricsSource, ServerDeps } from './ports.js';
+import { doc } from './schemas/common.js';
+import {
+  BaselineResponseSchema,
+  EntityMetricsResponseSchema,
+  MetricsOverviewSchema,
+  MetricsSeriesResponseSchema,
+} from './schemas/metrics-schemas.js';
 
 /** the longest range one request may ask for */
 export const METRICS_MAX_RANGE_MS = 400 * 86_400_000;
 
-const windowName = z.enum(METRICS_WINDOWS as [MetricsWindowName, ...MetricsWindowName[]], {
-  error: `must be one of ${METRICS_WINDOWS.join(', ')}`,
-});
+const windowName = () =>
+  doc(
+    z.enum(METRICS_WINDOWS as [MetricsWindowName, ...MetricsWindowName[]], {
+      error: `must be one of ${METRICS_WINDOWS.join(', ')}`,
+    }),
+    { description: 'a named window (default `shift`); or give `from` (and `to`) for a range, not both' },
+  );
 
-const WindowQuery = {
-  window: windowName.optional(),
-  from: instant.optional(),
-  to: instant.optional(),
-};
+const WindowQuery = () => ({
+  window: windowName().optional(),
+  from: doc(instant(), { description: 'start of a range: ms since epoch or ISO 8601 with an offset' }).optional(),
+  to: doc(instant(), { description: 'end of a range (default now), at most 400 days after `from`' }).optional(),
+});
 
 const EntityParams = z.strictObject({
   type: z.enum(['machine', 'line'], { error: 'must be machine or line' }),
   id: z.string().regex(ID_PATTERN, 'is not an id: letters, digits, ".", "_" and "-", starting with a letter'),
 });
 
-const OverviewQuery = z.strictObject(WindowQuery);
+const OverviewQuery = z.strictObject(WindowQuery());
 const SeriesQuery = z.strictObject({
-  ...WindowQuery,
-  maxPoints: z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(1, 'must be at least 1')
-        .max(METRICS_SERIES_MAX_POINTS, `must be at most ${METRICS_SERIES_MAX_POINTS}`),
-    )
-    .optional(),
+  ...WindowQuery(),
+  maxPoints: doc(
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(
+        z
+          .number()
+          .int()
+          .min(1, 'must be at least 1')
+          .max(METRICS_SERIES_MAX_POINTS, `must be at most ${METRICS_SERIES_MAX_POINTS}`),
+      ),
+    {
+      description: `at most this many buckets, 1–${METRICS_SERIES_MAX_POINTS}; default ${METRICS_SERIES_DEFAULT_POINTS}`,
+    },
+  ).optional(),
 });
 
 const BaselineParams = z.strictObject({
   id: z.string().regex(ID_PATTERN, 'is not an id: letters, digits, ".", "_" and "-", starting with a letter'),
 });
 const BaselineQuery = z.strictObject({
-  days: z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number of days')
-    .transform(Number)
-    .pipe(z.number().int().min(1, 'must be at least 1').max(BASELINE_MAX_DAYS, `must be at most ${BASELINE_MAX_DAYS}`))
-    .optional(),
+  days: doc(
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number of days')
+      .transform(Number)
+      .pipe(
+        z.number().int().min(1, 'must be at least 1').max(BASELINE_MAX_DAYS, `must be at most ${BASELINE_MAX_DAYS}`),
+      ),
+    { description: `past days the baseline is fitted on, 1–${BASELINE_MAX_DAYS}; default ${BASELINE_DEFAULT_DAYS}` },
+  ).optional(),
 });
 
 type Chosen = MetricsWindowName | { from: number; to: number };
@@ -100,7 +119,7 @@ function chooseWindow(q: { window?: MetricsWindowName; from?: number; to?: numbe
   return { from: q.from, to };
 }
 
-export function registerMetricsRoutes(app: FastifyInstance, deps: ServerDeps, now: () => number): void {
+export function registerMetricsRoutes(api: RouteBook, deps: ServerDeps, now: () => number): void {
   const source = (): MetricsSource => {
     if (deps.metrics === undefined) {
       throw new HttpError(503, 'GL_ERR_UNAVAILABLE', 'metrics are not computed by this gateway');
@@ -112,68 +131,115 @@ export function registerMetricsRoutes(app: FastifyInstance, deps: ServerDeps, no
     names.set(`line:${line.id}`, line.name);
     for (const m of line.machines) names.set(`machine:${m.id}`, m.name);
   }
-  const entityOf = (params: unknown): { entity: EntityRef; name: string } => {
-    const { type, id } = validate('params', EntityParams, params);
+  const nameOf = ({ type, id }: z.output<typeof EntityParams>): string => {
     const name = names.get(`${type}:${id}`);
     if (name === undefined) {
       throw notFound(`no ${type} "${id}" in the plant config; GET /api/plant lists the lines and machines`);
     }
-    return { entity: { type, id }, name };
+    return name;
   };
+  const unavailable = '`GL_ERR_UNAVAILABLE`: this gateway computes no metrics.';
+  const unknownEntity = '`GL_ERR_NOT_FOUND`: no such machine or line in the plant config.';
 
-  app.get('/api/metrics', async (req): Promise<MetricsOverview> => {
-    const metrics = source();
-    const t = now();
-    const chosen = chooseWindow(validate('query', OverviewQuery, req.query), t);
-    return buildOverview(deps.config, metrics, chosen, t);
+  api.define({
+    method: 'GET',
+    url: '/api/metrics',
+    tag: 'metrics',
+    summary: 'Every line and machine over a window',
+    description:
+      'Each line (its `MetricsRecord`) with its machines (state now and `MetricsRecord`). `ready: false` while metrics are rebuilt after a start (records null).',
+    query: OverviewQuery,
+    answers: { 200: { description: 'the overview', schema: MetricsOverviewSchema } },
+    errors: { 503: unavailable },
+    handler: async ({ query }): Promise<MetricsOverview> => {
+      const metrics = source();
+      const t = now();
+      return buildOverview(deps.config, metrics, chooseWindow(query, t), t);
+    },
   });
 
-  app.get('/api/metrics/line/:id/baseline', async (req): Promise<BaselineResponse> => {
-    const metrics = source();
-    const { id } = validate('params', BaselineParams, req.params);
-    const { days } = validate('query', BaselineQuery, req.query);
-    if (!names.has(`line:${id}`)) {
-      throw notFound(`no line "${id}" in the plant config; GET /api/plant lists the lines`);
-    }
-    if (metrics.baseline === undefined) {
-      throw new HttpError(503, 'GL_ERR_UNAVAILABLE', 'this gateway computes no energy baseline');
-    }
-    const t = now();
-    const report = metrics.baseline(id, days ?? BASELINE_DEFAULT_DAYS, t);
-    if (report === null) {
-      throw new HttpError(503, 'GL_ERR_UNAVAILABLE', 'metrics are being rebuilt from the store; try again shortly');
-    }
-    return { serverTime: t, ...report };
+  api.define({
+    method: 'GET',
+    url: '/api/metrics/line/:id/baseline',
+    tag: 'metrics',
+    summary: "A line's energy baseline and the current shift's EnPI",
+    description:
+      'ISO 50006: E = c + m·units fitted by least squares on the past operating hours of the line; the current shift is compared with it (actual / expected kWh).',
+    params: BaselineParams,
+    query: BaselineQuery,
+    answers: { 200: { description: 'the baseline', schema: BaselineResponseSchema } },
+    errors: {
+      404: '`GL_ERR_NOT_FOUND`: no such line in the plant config.',
+      503: '`GL_ERR_UNAVAILABLE`: no metrics or no baseline on this gateway, or metrics still rebuilt after a start.',
+    },
+    handler: async ({ params: { id }, query: { days } }): Promise<BaselineResponse> => {
+      const metrics = source();
+      if (!names.has(`line:${id}`)) {
+        throw notFound(`no line "${id}" in the plant config; GET /api/plant lists the lines`);
+      }
+      if (metrics.baseline === undefined) {
+        throw new HttpError(503, 'GL_ERR_UNAVAILABLE', 'this gateway computes no energy baseline');
+      }
+      const t = now();
+      const report = metrics.baseline(id, days ?? BASELINE_DEFAULT_DAYS, t);
+      if (report === null) {
+        throw new HttpError(503, 'GL_ERR_UNAVAILABLE', 'metrics are being rebuilt from the store; try again shortly');
+      }
+      return { serverTime: t, ...report };
+    },
   });
 
-  app.get('/api/metrics/:type/:id', async (req): Promise<EntityMetricsResponse> => {
-    const metrics = source();
-    const { entity, name } = entityOf(req.params);
-    const t = now();
-    const chosen = chooseWindow(validate('query', OverviewQuery, req.query), t);
-    const spec = typeof chosen === 'string' ? windowSpec(chosen) : ({ kind: 'range', ...chosen } as const);
-    return {
-      serverTime: t,
-      entity,
-      name,
-      ready: metrics.ready(),
-      status: entity.type === 'machine' ? metrics.machineStatus(entity.id) : null,
-      record: metrics.snapshot(entity, spec, t),
-    };
+  api.define({
+    method: 'GET',
+    url: '/api/metrics/:type/:id',
+    tag: 'metrics',
+    summary: 'One machine or line over a window',
+    params: EntityParams,
+    query: OverviewQuery,
+    answers: { 200: { description: 'its state now and its record', schema: EntityMetricsResponseSchema } },
+    errors: { 404: unknownEntity, 503: unavailable },
+    handler: async ({ params, query }): Promise<EntityMetricsResponse> => {
+      const metrics = source();
+      const name = nameOf(params);
+      const entity: EntityRef = { type: params.type, id: params.id };
+      const t = now();
+      const chosen = chooseWindow(query, t);
+      const spec = typeof chosen === 'string' ? windowSpec(chosen) : ({ kind: 'range', ...chosen } as const);
+      return {
+        serverTime: t,
+        entity,
+        name,
+        ready: metrics.ready(),
+        status: entity.type === 'machine' ? metrics.machineStatus(entity.id) : null,
+        record: metrics.snapshot(entity, spec, t),
+      };
+    },
   });
 
-  app.get('/api/metrics/:type/:id/series', async (req): Promise<MetricsSeriesResponse> => {
-    const metrics = source();
-    const { entity } = entityOf(req.params);
-    const query = validate('query', SeriesQuery, req.query);
-    const t = now();
-    const chosen = chooseWindow(query, t);
-    let range: { from: number; to: number };
-    if (typeof chosen === 'string') {
-      const record = metrics.snapshot(entity, windowSpec(chosen), t);
-      // no such window now (no shift running, or still rebuilding): an empty series
-      range = record ? { from: record.window.from, to: record.window.to } : { from: t, to: t };
-    } else range = chosen;
-    return buildSeries(metrics, entity, range, t, query.maxPoints ?? METRICS_SERIES_DEFAULT_POINTS);
+  api.define({
+    method: 'GET',
+    url: '/api/metrics/:type/:id/series',
+    tag: 'metrics',
+    summary: 'A window cut into buckets, for charts',
+    description:
+      'Buckets of whole minutes (at most `maxPoints`), each with OEE, A, P, Q, counts, times, kWh, kWh per good unit and kg CO2e. A named window that does not exist now (no shift running) gives no points.',
+    params: EntityParams,
+    query: SeriesQuery,
+    answers: { 200: { description: 'the series', schema: MetricsSeriesResponseSchema } },
+    errors: { 404: unknownEntity, 503: unavailable },
+    handler: async ({ params, query }): Promise<MetricsSeriesResponse> => {
+      const metrics = source();
+      nameOf(params);
+      const entity: EntityRef = { type: params.type, id: params.id };
+      const t = now();
+      const chosen = chooseWindow(query, t);
+      let range: { from: number; to: number };
+      if (typeof chosen === 'string') {
+        const record = metrics.snapshot(entity, windowSpec(chosen), t);
+        // no such window now (no shift running, or still rebuilding): an empty series
+        range = record ? { from: record.window.from, to: record.window.to } : { from: t, to: t };
+      } else range = chosen;
+      return buildSeries(metrics, entity, range, t, query.maxPoints ?? METRICS_SERIES_DEFAULT_POINTS);
+    },
   });
 }

@@ -251,6 +251,13 @@ export interface AlarmAuditSource {
     /** only lines recorded after this one: the next page */
     readonly afterId?: number;
     readonly newestFirst?: boolean;
+    /** only these actions; empty or absent: all */
+    readonly actions?: readonly string[];
+    /** only what this user did (without case) */
+    readonly user?: string;
+    /** lines whose alarm id, user or comment contains this text (without case), or whose alarm is in `textAlarmIds` */
+    readonly text?: string;
+    readonly textAlarmIds?: readonly string[];
   }): readonly AlarmAuditRecord[];
 }
 

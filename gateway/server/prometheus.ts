@@ -8,10 +8,10 @@
  * cumulative since the gateway started, so they are Prometheus counters; a
  * restart resets them, which `rate()` reads as a counter reset.
  */
-import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry, validateMetricName } from 'prom-client';
 import { ALARM_PRIORITIES, type AlarmPriority, type AlarmStateName, type LiveHubCounters } from './contract.js';
 import type { DeviceHealth, HealthReport, ServerDeps } from './ports.js';
+import type { RouteBook } from './api/route-book.js';
 
 export const METRICS_PATH = '/metrics';
 
@@ -619,7 +619,7 @@ export class PrometheusExporter {
 
 /** Serves `GET /metrics` from the server's health report and live hub, read at each scrape. */
 export function registerPrometheusRoute(
-  app: FastifyInstance,
+  api: RouteBook,
   deps: Pick<ServerDeps, 'health' | 'log' | 'alarms'>,
   hub: { counters(): LiveHubCounters },
   auth: { counters(): AuthScrape } | null = null,
@@ -633,9 +633,25 @@ export function registerPrometheusRoute(
     }),
     deps.log,
   );
-  app.get(METRICS_PATH, async (_req, reply) => {
-    const text = await exporter.scrape();
-    return reply.header('content-type', exporter.contentType).header('cache-control', 'no-store').send(text);
+  api.define({
+    method: 'GET',
+    url: METRICS_PATH,
+    tag: 'system',
+    summary: "The gateway's health for Prometheus",
+    description:
+      'The Prometheus text format: devices, store, pipeline, metrics core, sinks, live hub, alarms and sign-ins, then the process metrics. Read at each scrape. For a Prometheus scrape job, make a `viewer` API token and send it as a bearer token.',
+    answers: {
+      200: {
+        description: 'the metrics',
+        contentType: 'text/plain; version=0.0.4; charset=utf-8',
+        example:
+          '# HELP greenline_device_connected 1 while the device is connected, else 0.\n# TYPE greenline_device_connected gauge\n',
+      },
+    },
+    handler: async (_input, _req, reply) => {
+      const text = await exporter.scrape();
+      return reply.header('content-type', exporter.contentType).header('cache-control', 'no-store').send(text);
+    },
   });
   return exporter;
 }

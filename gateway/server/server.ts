@@ -8,6 +8,8 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { registerAlarmRoutes } from './alarms/alarm-routes.js';
 import { AlarmViews } from './alarms/alarm-view.js';
+import { registerDocsRoute } from './api/openapi.js';
+import { type DefinedRoute, RouteBook } from './api/route-book.js';
 import { registerApiRoutes } from './api-routes.js';
 import { type ApiError, LIVE_WS_PATH } from './contract.js';
 import { registerDashboard } from './dashboard-files.js';
@@ -18,6 +20,7 @@ import { registerMetricsRoutes } from './metrics-routes.js';
 import { buildOverview } from './metrics-view.js';
 import { buildPlantIndex } from './plant-index.js';
 import { type Authenticator, installAccessControl, registerAuthRoutes, type RouteEntry } from './auth/index.js';
+import { sessionCookieName } from './auth/cookies.js';
 import type { ServerDeps } from './ports.js';
 import { registerPrometheusRoute } from './prometheus.js';
 import type { TlsMaterial } from './tls.js';
@@ -57,6 +60,8 @@ export interface GreenlineServer {
   readonly hub: LiveHub;
   /** every registered route with the access it declares (empty on an open server) */
   routes(): readonly RouteEntry[];
+  /** every route of the API as defined: schemas, answers, access (what `GET /api/docs` documents) */
+  apiRoutes(): readonly DefinedRoute[];
 }
 
 export function createServer(deps: ServerDeps, options: ServerOptions): GreenlineServer {
@@ -76,9 +81,7 @@ export function createServer(deps: ServerDeps, options: ServerOptions): Greenlin
     pingIntervalMs: options.live?.pingIntervalMs ?? LIVE_HUB_DEFAULTS.pingIntervalMs,
     now,
     log: deps.log,
-    ...(deps.metrics
-      ? { metricsOverview: (window, t) => buildOverview(deps.config, deps.metrics!, window, t) }
-      : {}),
+    ...(deps.metrics ? { metricsOverview: (window, t) => buildOverview(deps.config, deps.metrics!, window, t) } : {}),
     ...(deps.alarms ? { alarms: { alarms: deps.alarms, views: alarmViews } } : {}),
   });
 
@@ -124,12 +127,14 @@ export function createServer(deps: ServerDeps, options: ServerOptions): Greenlin
     return reply.code(500).send(body);
   });
 
-  registerApiRoutes(app, deps, index, hub, now);
-  registerMetricsRoutes(app, deps, now);
-  registerPrometheusRoute(app, deps, hub, auth);
-  registerExportRoutes(app, deps, index, now);
-  registerAlarmRoutes(app, deps, alarmViews, now);
-  if (auth !== null) registerAuthRoutes(app, auth, deps, now);
+  const book = new RouteBook(app, deps.log);
+  registerApiRoutes(book, deps, index, hub, now);
+  registerMetricsRoutes(book, deps, now);
+  registerPrometheusRoute(book, deps, hub, auth);
+  registerExportRoutes(book, deps, index, now);
+  registerAlarmRoutes(book, deps, alarmViews, now);
+  if (auth !== null) registerAuthRoutes(book, auth, deps, now);
+  registerDocsRoute(book, { cookieName: sessionCookieName(auth?.secureCookies ?? false) });
   registerDashboard(app, deps.dashboardDir);
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -164,6 +169,7 @@ export function createServer(deps: ServerDeps, options: ServerOptions): Greenlin
     app,
     hub,
     routes: () => access?.routes() ?? [],
+    apiRoutes: () => book.routes(),
     async start(host: string, port: number) {
       if (started) throw new Error('server already started');
       started = true;

@@ -16,11 +16,11 @@ import type { DemoRun } from '../../gateway/demo.js';
 import { startDemo } from '../../gateway/demo.js';
 import type { AlarmAuditResponse, AlarmDetailResponse } from '../../gateway/server/contract.js';
 import { type SignedIn, signIn, signInBrowser } from './sign-in.js';
+import { SCREENSHOTS_DIR } from './artifacts.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const dashboardDir = join(root, 'dist', 'dashboard');
-/** test/e2e/screenshots is not ignored by git, so the pictures go to the temp folder */
-const screenshots = join(tmpdir(), 'greenline-screenshots');
+const screenshots = SCREENSHOTS_DIR;
 const ALARM = 'imm1-barrel-high';
 const COMMENT = 'Heater band 3 checked, cooling fan restarted';
 
@@ -220,6 +220,24 @@ describe('dashboard: alarms', () => {
     expect(csv.startsWith('\uFEFFseq,timestamp,alarm_id,')).toBe(true);
     // the comment holds a comma: quoted
     expect(csv).toMatch(new RegExp(`,${ALARM},\\d+,acknowledge,operator,"${COMMENT}",accepted,active-unacknowledged,`));
+
+    // search and filter: a word of the comment keeps the row; operator actions only drop the gateway's lines
+    const rows = page.getByTestId('history-table').locator('tbody tr');
+    await page.getByTestId('history-search').fill(COMMENT.split(' ')[0]!.toUpperCase());
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(1);
+    await row.waitFor();
+    await page.getByTestId('history-search').fill('no such words anywhere');
+    await page.getByTestId('history-empty').waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId('history-empty').textContent()).toMatch(/matches the filter/);
+    await page.getByTestId('history-search').fill('');
+    await page.getByTestId('history-action-filter').selectOption('operator');
+    await expect
+      .poll(async () => new Set(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-action')))), {
+        timeout: 10_000,
+      })
+      .toEqual(new Set(['acknowledge']));
+    expect(await page.getByTestId('history-csv').getAttribute('href')).toContain('action=acknowledge%2Creset');
+    await shoot(page, 'alarms-history-filtered');
   });
 
   it('shows the statistics: alarms per 10 minutes, bad actors', async () => {

@@ -289,7 +289,16 @@ beforeAll(async () => {
     rollupPages: (tagIds, from, to, pageRows) => store.rollupPages(tagIds, from, to, pageRows),
     metricsPages: (type, id, from, to, pageRows) => store.metricsPages(type, id, from, to, pageRows),
   };
-  const health = { status: 'ok' } as HealthReport;
+  // a whole report: the server checks every answer against its schema before it sends it
+  const health: HealthReport = {
+    status: 'ok',
+    startedAt: NOW,
+    now: NOW,
+    devices: [],
+    store: { path: ':memory:', samplesWritten: 0, pendingRows: 0, dropped: 0, lastError: null },
+    sinks: [],
+    pipeline: { samplesIn: 0, rejected: 0 },
+  };
   const deps: ServerDeps = {
     config: plant,
     live: new MemoryLiveSource(),

@@ -366,6 +366,60 @@ describe('alarm routes', () => {
     expect(day.rate.perWindow).toHaveLength(144);
   });
 
+  it('filters and searches the audit trail by action, user, comment and message, in the table and the CSV', async () => {
+    const from = Date.now() - 1000;
+    rig.alarms.onSamples(kwh(6_000_000));
+    await sleep(5);
+    const ack = await post(`/api/alarms/${LATCHED}/acknowledge`, 'operator', { comment: 'Meter 7 swapped, 加熱帶' });
+    expect(ack.status).toBe(200);
+    rig.alarms.onSamples(kwh(0));
+    const to = Date.now() + 1000;
+    const trail = async (query: string) => {
+      const res = await get(`/api/alarms/audit?from=${from}&to=${to}&${query}`);
+      expect(res.status, query).toBe(200);
+      return json<AlarmAuditResponse>(res);
+    };
+    const acks = await trail('action=acknowledge');
+    expect(acks.actions).toEqual(['acknowledge']);
+    expect(acks.entries.length).toBeGreaterThan(0);
+    expect(new Set(acks.entries.map((e) => e.action))).toEqual(new Set(['acknowledge']));
+    const raisedOrCleared = await trail('action=activate,clear');
+    expect(new Set(raisedOrCleared.entries.map((e) => e.action))).toEqual(new Set(['activate', 'clear']));
+    const byOperator = await trail(`user=${ROLE_USERS.operator.toUpperCase()}`);
+    expect(byOperator.entries.length).toBeGreaterThan(0);
+    expect(byOperator.entries.every((e) => e.user === ROLE_USERS.operator)).toBe(true);
+    // the comment, either language, without case
+    const comment = await trail(`q=${encodeURIComponent('meter 7')}`);
+    expect(comment.search).toBe('meter 7');
+    expect(comment.entries.map((e) => [e.alarmId, e.action])).toEqual([[LATCHED, 'acknowledge']]);
+    expect((await trail(`q=${encodeURIComponent('加熱')}`)).entries.map((e) => e.action)).toEqual(['acknowledge']);
+    // the message is the configuration's, not the store's: both alarms' lines, by their message
+    const message = await trail(`q=${encodeURIComponent('FAR OUT of range')}`);
+    expect(message.entries.length).toBeGreaterThan(1);
+    expect(new Set(message.entries.map((e) => e.alarmId))).toEqual(new Set([LATCHED]));
+    const chinese = await trail(`q=${encodeURIComponent('電能讀數')}`);
+    expect(new Set(chinese.entries.map((e) => e.alarmId))).toEqual(new Set([RIG_ALARM]));
+    expect((await trail('q=nothing%20like%20this')).entries).toEqual([]);
+    // the CSV carries the same filters
+    const csv = await get(`/api/alarms/audit.csv?from=${from}&to=${to}&action=acknowledge&q=meter%207`);
+    expect(csv.status).toBe(200);
+    const lines = (await csv.text()).trim().split('\r\n');
+    expect(lines, lines.join('\n')).toHaveLength(2);
+    expect(lines[1]).toContain('Meter 7 swapped');
+    // bad filters: which field and why
+    for (const [query, path, message] of [
+      ['action=acknowledge,dance', 'query.action[1]', /one of acknowledge, reset/],
+      [`q=${'x'.repeat(101)}`, 'query.q', /longer than 100/],
+      ['user=', 'query.user', /must not be empty/],
+    ] as const) {
+      const res = await get(`/api/alarms/audit?${query}`);
+      expect(res.status, query).toBe(400);
+      const e = await errorOf(res);
+      expect(e.issues?.[0]?.path, query).toBe(path);
+      expect(e.issues?.[0]?.message, query).toMatch(message);
+    }
+  });
+
   it('exports the audit trail as CSV, page after page, formula-safe', async () => {
     // an old alarm event with many lines, stored as the service stores them
     const t0 = Date.UTC(2025, 0, 6, 0, 0, 0);
@@ -588,9 +642,7 @@ describe('alarms for a client that stops reading', () => {
       // and it did not get every change: the ones in between were folded into the latest
       const received = live.got.filter((r) => r.msg.type === 'alarm').length;
       expect(received).toBeLessThan(4 * toggles);
-      console.info(
-        `slow client: ${toggles} toggles of 2 alarms, ${received} alarm messages received in all`,
-      );
+      console.info(`slow client: ${toggles} toggles of 2 alarms, ${received} alarm messages received in all`);
     } finally {
       await rig.close();
     }

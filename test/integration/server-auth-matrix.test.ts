@@ -31,6 +31,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'PUT /api/me/language': 'account',
   'POST /api/me/password': 'account',
   'GET /api/health': 'read',
+  'GET /api/docs': 'read',
   'GET /api/plant': 'read',
   'GET /api/live': 'read',
   'GET /api/live/ws': 'read',
@@ -151,6 +152,7 @@ describe('every route checks its caller', () => {
         return { path: '/api/logout', ok: 204 };
       case 'GET /api/me':
       case 'GET /api/health':
+      case 'GET /api/docs':
       case 'GET /api/plant':
       case 'GET /api/live':
       case 'GET /api/metrics':

@@ -3,6 +3,8 @@ import {
   actionsFor,
   alarmsTabOf,
   auditCsvPath,
+  auditPath,
+  NO_AUDIT_FILTER,
   badgesOf,
   countsByLine,
   hiddenAlarms,
@@ -184,9 +186,20 @@ describe('alarm views', () => {
     expect(alarmsTabOf('#/alarms/history')).toBe('history');
     expect(alarmsTabOf('#/alarms/stats/')).toBe('stats');
     expect(alarmsTabOf('#/alarms/other')).toBe('active');
-    expect(auditCsvPath(1000.4, 2000.2, null)).toBe('api/alarms/audit.csv?from=1000&to=2001');
-    expect(auditCsvPath(1000, 2000, 'imm1-barrel-high')).toBe(
+    expect(auditCsvPath(1000.4, 2000.2, NO_AUDIT_FILTER)).toBe('api/alarms/audit.csv?from=1000&to=2001');
+    expect(auditCsvPath(1000, 2000, { ...NO_AUDIT_FILTER, alarmId: 'imm1-barrel-high' })).toBe(
       'api/alarms/audit.csv?from=1000&to=2000&alarmId=imm1-barrel-high',
+    );
+    // the table and the CSV carry the same filters; the search text is trimmed and encoded
+    const f = { alarmId: null, actions: ['acknowledge', 'shelve'] as const, text: '  band 3 & 加熱 ' };
+    expect(auditCsvPath(1000, 2000, f)).toBe(
+      'api/alarms/audit.csv?from=1000&to=2000&action=acknowledge%2Cshelve&q=band+3+%26+%E5%8A%A0%E7%86%B1',
+    );
+    expect(auditPath(1000, 2000, f, 500)).toBe(
+      'api/alarms/audit?from=1000&to=2000&action=acknowledge%2Cshelve&q=band+3+%26+%E5%8A%A0%E7%86%B1&limit=500',
+    );
+    expect(auditPath(1000, 2000, { ...f, text: '   ' }, 5)).toBe(
+      'api/alarms/audit?from=1000&to=2000&action=acknowledge%2Cshelve&limit=5',
     );
   });
 });

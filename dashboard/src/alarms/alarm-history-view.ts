@@ -3,17 +3,31 @@
  * comment and the outcome, newest first, and the whole period as CSV.
  */
 import type { AlarmAuditEntry, AlarmAuditResponse, AlarmItem } from '../../../gateway/server/contract.js';
-import { apiPath, errorText, getJson, isAbort } from '../api.js';
+import { errorText, getJson, isAbort } from '../api.js';
 import { h } from '../dom.js';
 import type { Lang } from '../i18n.js';
 import { formatAlarmTime } from './alarm-card.js';
 import { type AlarmTranslate, actionText, stateText } from './alarm-i18n.js';
-import { auditCsvPath, messageOf } from './alarm-model.js';
+import {
+  AUDIT_ACTIONS,
+  type AuditActionName,
+  type AuditFilter,
+  auditCsvPath,
+  auditPath,
+  messageOf,
+  NO_AUDIT_FILTER,
+  OPERATOR_AUDIT_ACTIONS,
+} from './alarm-model.js';
 
 export const RANGES = { '24h': 24 * 3_600_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const;
 export type RangeName = keyof typeof RANGES;
 
 const HISTORY_ROWS = 500;
+/** typing in the search box waits this long for the next key before asking the gateway */
+const SEARCH_PAUSE_MS = 300;
+/** the action filter's choices besides single actions */
+const ALL_ACTIONS = '';
+const OPERATOR_ACTIONS = 'operator';
 
 export interface HistoryContext {
   readonly lang: Lang;
@@ -26,7 +40,8 @@ export interface HistoryContext {
 export class AlarmHistoryView {
   readonly el: HTMLElement;
   private range: RangeName = '24h';
-  private alarmId: string | null = null;
+  private filter: AuditFilter = NO_AUDIT_FILTER;
+  private typing: ReturnType<typeof setTimeout> | null = null;
   private data: AlarmAuditResponse | null = null;
   private error: string | null = null;
   private loading: AbortController | null = null;
@@ -46,8 +61,38 @@ export class AlarmHistoryView {
     });
     this.alarmSelect = h('select', { class: 'alarm-input', 'data-testid': 'history-alarm' });
     this.alarmSelect.addEventListener('change', () => {
-      this.alarmId = this.alarmSelect.value === '' ? null : this.alarmSelect.value;
+      this.filter = { ...this.filter, alarmId: this.alarmSelect.value === '' ? null : this.alarmSelect.value };
       void this.load();
+    });
+    const actionSelect = h(
+      'select',
+      { class: 'alarm-input', 'data-testid': 'history-action-filter' },
+      h('option', { value: ALL_ACTIONS }, at('history.allActions')),
+      h('option', { value: OPERATOR_ACTIONS }, at('history.operatorActions')),
+      ...AUDIT_ACTIONS.map((a) => h('option', { value: a }, actionText(at, a))),
+    );
+    actionSelect.addEventListener('change', () => {
+      const v = actionSelect.value;
+      const actions: readonly AuditActionName[] =
+        v === ALL_ACTIONS ? [] : v === OPERATOR_ACTIONS ? OPERATOR_AUDIT_ACTIONS : [v as AuditActionName];
+      this.filter = { ...this.filter, actions };
+      void this.load();
+    });
+    const search = h('input', {
+      type: 'search',
+      class: 'alarm-input',
+      'data-testid': 'history-search',
+      placeholder: at('history.searchHint'),
+      maxlength: '100',
+      autocomplete: 'off',
+    });
+    search.addEventListener('input', () => {
+      if (this.typing !== null) clearTimeout(this.typing);
+      this.typing = setTimeout(() => {
+        this.typing = null;
+        this.filter = { ...this.filter, text: search.value };
+        void this.load();
+      }, SEARCH_PAUSE_MS);
     });
     const refresh = h(
       'button',
@@ -69,6 +114,8 @@ export class AlarmHistoryView {
         { class: 'alarm-controls' },
         h('label', { class: 'control' }, h('span', { class: 'field-label' }, at('history.range')), rangeSelect),
         h('label', { class: 'control' }, h('span', { class: 'field-label' }, at('history.alarm')), this.alarmSelect),
+        h('label', { class: 'control' }, h('span', { class: 'field-label' }, at('history.action')), actionSelect),
+        h('label', { class: 'control' }, h('span', { class: 'field-label' }, at('history.search')), search),
         refresh,
         this.download,
       ),
@@ -81,9 +128,10 @@ export class AlarmHistoryView {
   /** the alarm list changed: the choice of alarms follows */
   fillAlarms(): void {
     const { at, lang } = this.ctx;
-    const options = [h('option', { value: '', selected: this.alarmId === null }, at('history.allAlarms'))];
+    const chosen = this.filter.alarmId;
+    const options = [h('option', { value: '', selected: chosen === null }, at('history.allAlarms'))];
     for (const a of this.ctx.alarms()) {
-      options.push(h('option', { value: a.id, selected: a.id === this.alarmId }, messageOf(a, lang)));
+      options.push(h('option', { value: a.id, selected: a.id === chosen }, messageOf(a, lang)));
     }
     this.alarmSelect.replaceChildren(...options);
   }
@@ -98,17 +146,9 @@ export class AlarmHistoryView {
     this.loading = ctrl;
     const to = this.ctx.now() + 1000;
     const from = to - RANGES[this.range];
-    this.download.href = auditCsvPath(from, to, this.alarmId);
+    this.download.href = auditCsvPath(from, to, this.filter);
     try {
-      const data = await getJson<AlarmAuditResponse>(
-        apiPath('api/alarms/audit', {
-          from: Math.floor(from),
-          to: Math.ceil(to),
-          alarmId: this.alarmId,
-          limit: HISTORY_ROWS,
-        }),
-        ctrl.signal,
-      );
+      const data = await getJson<AlarmAuditResponse>(auditPath(from, to, this.filter, HISTORY_ROWS), ctrl.signal);
       if (ctrl.signal.aborted) return;
       this.data = data;
       this.error = null;
@@ -122,6 +162,8 @@ export class AlarmHistoryView {
   }
 
   stop(): void {
+    if (this.typing !== null) clearTimeout(this.typing);
+    this.typing = null;
     this.loading?.abort();
   }
 
@@ -139,7 +181,14 @@ export class AlarmHistoryView {
       return;
     }
     if (data.entries.length === 0) {
-      this.body.replaceChildren(h('p', { class: 'block-note', 'data-testid': 'history-empty' }, at('history.empty')));
+      const filtered = this.filter.alarmId !== null || this.filter.actions.length > 0 || this.filter.text.trim() !== '';
+      this.body.replaceChildren(
+        h(
+          'p',
+          { class: 'block-note', 'data-testid': 'history-empty' },
+          at(filtered ? 'history.emptyFiltered' : 'history.empty'),
+        ),
+      );
       return;
     }
     const table = h(

@@ -204,8 +204,50 @@ export function rateBars(stats: Pick<AlarmStatsResponse, 'from' | 'to' | 'rateWi
 }
 
 /** `api/alarms/audit.csv?…` for a period ending `to` */
-export function auditCsvPath(from: number, to: number, alarmId: string | null): string {
+/** What the audit trail records: the operators' actions, then the gateway's own. */
+export const OPERATOR_AUDIT_ACTIONS = [
+  'acknowledge',
+  'reset',
+  'shelve',
+  'unshelve',
+  'remove-from-service',
+  'return-to-service',
+] as const;
+export const AUDIT_ACTIONS = [
+  ...OPERATOR_AUDIT_ACTIONS,
+  'activate',
+  'clear',
+  'shelve-expired',
+  'suppress',
+  'unsuppress',
+  're-alarm',
+] as const;
+export type AuditActionName = (typeof AUDIT_ACTIONS)[number];
+
+/** the history's filters: an alarm, some actions (none: all), a search text */
+export interface AuditFilter {
+  readonly alarmId: string | null;
+  readonly actions: readonly AuditActionName[];
+  readonly text: string;
+}
+
+export const NO_AUDIT_FILTER: AuditFilter = { alarmId: null, actions: [], text: '' };
+
+function auditQuery(from: number, to: number, f: AuditFilter): URLSearchParams {
   const q = new URLSearchParams({ from: String(Math.floor(from)), to: String(Math.ceil(to)) });
-  if (alarmId) q.set('alarmId', alarmId);
-  return `api/alarms/audit.csv?${q.toString()}`;
+  if (f.alarmId) q.set('alarmId', f.alarmId);
+  if (f.actions.length > 0) q.set('action', f.actions.join(','));
+  const text = f.text.trim();
+  if (text !== '') q.set('q', text);
+  return q;
+}
+
+export function auditCsvPath(from: number, to: number, f: AuditFilter): string {
+  return `api/alarms/audit.csv?${auditQuery(from, to, f).toString()}`;
+}
+
+export function auditPath(from: number, to: number, f: AuditFilter, limit: number): string {
+  const q = auditQuery(from, to, f);
+  q.set('limit', String(limit));
+  return `api/alarms/audit?${q.toString()}`;
 }

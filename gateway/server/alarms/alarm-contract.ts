@@ -125,6 +125,11 @@ export interface AlarmAuditResponse {
   readonly from: number;
   readonly to: number;
   readonly alarmId: string | null;
+  /** the actions asked for; empty: all */
+  readonly actions: readonly string[];
+  readonly user: string | null;
+  /** the search text, trimmed; null: no search */
+  readonly search: string | null;
   readonly limit: number;
   /** more lines matched than `limit`: narrow the range, or download the CSV for all of them */
   readonly truncated: boolean;

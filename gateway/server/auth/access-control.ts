@@ -40,6 +40,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'PUT /api/me/language': 'account',
   'POST /api/me/password': 'account',
   'GET /api/health': 'read',
+  // the API's own description: it holds no secrets, but who may do what on a plant is for its users to read
+  'GET /api/docs': 'read',
   'GET /api/plant': 'read',
   'GET /api/live': 'read',
   'GET /api/live/ws': 'read',
