@@ -17,10 +17,11 @@ import { Authenticator, seedAccounts } from '../../gateway/server/index.js';
 import { createServer, type GreenlineServer } from '../../gateway/server/server.js';
 import { UserStore } from '../../gateway/store/user-store.js';
 import { signInBrowser } from './sign-in.js';
+import { SCREENSHOTS_DIR } from './artifacts.js';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const dashboardDir = join(repo, 'dist', 'dashboard');
-const artifacts = join(repo, 'test', '.artifacts');
+const artifacts = SCREENSHOTS_DIR;
 
 /** newest modification time under a folder */
 function newest(path: string): number {

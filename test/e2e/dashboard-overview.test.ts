@@ -14,11 +14,11 @@ import type { DemoRun } from '../../gateway/demo.js';
 import { startDemo } from '../../gateway/demo.js';
 import { DEMO_VIEWER, signInBrowser } from './sign-in.js';
 import type { MetricsOverview } from '../../gateway/server/contract.js';
+import { SCREENSHOTS_DIR } from './artifacts.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const dashboardDir = join(root, 'dist', 'dashboard');
-/** test/e2e/screenshots is not ignored by git, so the pictures go to the temp folder */
-const screenshots = join(tmpdir(), 'greenline-screenshots');
+const screenshots = SCREENSHOTS_DIR;
 
 /** newest modification time under a folder */
 function newest(path: string): number {

@@ -19,11 +19,11 @@ import type {
   MetricsOverview,
   PlantView,
 } from '../../gateway/server/contract.js';
+import { SCREENSHOTS_DIR } from './artifacts.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const dashboardDir = join(root, 'dist', 'dashboard');
-/** test/e2e/screenshots is not ignored by git, so the pictures go to the temp folder */
-const screenshots = join(tmpdir(), 'greenline-screenshots');
+const screenshots = SCREENSHOTS_DIR;
 
 function newest(path: string): number {
   const st = statSync(path);

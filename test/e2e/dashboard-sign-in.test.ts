@@ -20,10 +20,11 @@ import {
 } from '../../gateway/server/index.js';
 import type { HealthReport } from '../../gateway/server/ports.js';
 import { UserStore } from '../../gateway/store/user-store.js';
+import { SCREENSHOTS_DIR } from './artifacts.js';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const dashboardDir = join(repo, 'dist', 'dashboard');
-const artifacts = join(repo, 'test', '.artifacts');
+const artifacts = SCREENSHOTS_DIR;
 
 function newest(path: string): number {
   const st = statSync(path);

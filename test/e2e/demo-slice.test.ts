@@ -15,9 +15,10 @@ import WebSocket from 'ws';
 import type { DemoRun } from '../../gateway/demo.js';
 import { startDemo } from '../../gateway/demo.js';
 import { DEMO_VIEWER, type SignedIn, signIn } from './sign-in.js';
+import { SCREENSHOTS_DIR } from './artifacts.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const artifacts = join(root, 'test/.artifacts');
+const artifacts = SCREENSHOTS_DIR;
 
 interface Live {
   tagId: string;

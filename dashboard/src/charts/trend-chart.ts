@@ -6,12 +6,19 @@
  *
  * uPlot draws on a canvas and sets element styles from script only, which
  * the page's Content-Security-Policy allows.
+ *
+ * Long series stay smooth to zoom and pan: the chart keeps all the values it
+ * is given but draws, for the window shown, at most each pixel column's
+ * lowest and highest value (decimate.ts), and draws a line that has more
+ * values than pixel columns one pixel wide: wider strokes of a zigzag that
+ * dense show nothing more and cost many times the drawing time.
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h } from '../dom.js';
 import type { Lang } from '../i18n.js';
 import { fixed, stepDecimals, timeFull, timeTick } from './chart-format.js';
+import { decimateMinMax } from './decimate.js';
 
 export interface ChartSeries {
   readonly label: string;
@@ -70,7 +77,10 @@ export class TrendChart {
   private readonly emptyEl: HTMLElement;
   private plot: uPlot | null = null;
   private window: [number, number] = [0, 1];
+  /** every value given */
   private data: ChartData;
+  /** what uPlot has: the data, or its decimation for the window shown */
+  private shown: ChartData;
   private observer: ResizeObserver | null = null;
   private lastWidth = 0;
 
@@ -80,6 +90,7 @@ export class TrendChart {
     this.el = h('div', { class: 'chart', 'data-points': 0, ...(opts.testId ? { 'data-testid': opts.testId } : {}) });
     this.el.append(this.plotEl, this.emptyEl);
     this.data = [[], ...opts.series.map(() => [])] as unknown as ChartData;
+    this.shown = this.data;
   }
 
   /** the chart is in the document: it takes its container's width and follows it */
@@ -100,7 +111,9 @@ export class TrendChart {
   /** the time range shown, ms */
   setWindow(from: number, to: number): void {
     this.window = [from, Math.max(to, from + 1)];
-    this.plot?.setScale('x', { min: this.window[0], max: this.window[1] });
+    if (!this.plot) return;
+    this.showData(this.plot);
+    this.plot.setScale('x', { min: this.window[0], max: this.window[1] });
   }
 
   setData(data: ChartData): void {
@@ -110,9 +123,22 @@ export class TrendChart {
     this.el.dataset.points = String(points);
     this.emptyEl.hidden = points > 0;
     if (this.plot) {
-      this.plot.setData(this.data as uPlot.AlignedData, false);
+      this.showData(this.plot, true);
       this.plot.setScale('x', { min: this.window[0], max: this.window[1] });
     }
+  }
+
+  /** the plot's pixel columns: the width of its drawing area (the chart's, until uPlot has laid it out) */
+  private columns(plot: uPlot | null): number {
+    return plot && plot.bbox.width > 0 ? plot.bbox.width / uPlot.pxRatio : this.lastWidth;
+  }
+
+  /** hands uPlot what it draws of the data for the window and width shown, when that changed */
+  private showData(plot: uPlot, changed = false): void {
+    const shown = decimateMinMax(this.data, this.window[0], this.window[1], this.columns(plot));
+    if (!changed && shown === this.shown) return;
+    this.shown = shown;
+    plot.setData(shown as uPlot.AlignedData, false);
   }
 
   private resize(): void {
@@ -120,8 +146,13 @@ export class TrendChart {
     if (this.el.clientWidth === 0 || width === this.lastWidth) return;
     this.lastWidth = width;
     const height = this.opts.height ?? 180;
-    if (this.plot) this.plot.setSize({ width, height });
-    else this.plot = new uPlot(this.options(width, height), this.data as uPlot.AlignedData, this.plotEl);
+    if (this.plot) {
+      this.plot.setSize({ width, height });
+      this.showData(this.plot);
+    } else {
+      this.shown = decimateMinMax(this.data, this.window[0], this.window[1], this.columns(null));
+      this.plot = new uPlot(this.options(width, height), this.shown as uPlot.AlignedData, this.plotEl);
+    }
   }
 
   private options(width: number, height: number): uPlot.Options {
@@ -129,6 +160,8 @@ export class TrendChart {
     const axisStroke = '#46525f';
     const grid = { stroke: '#e1e6eb', width: 1 };
     const ticks = { stroke: '#c5ced8', width: 1, size: 4 };
+    const linear = uPlot.paths.linear!();
+    const stepped = uPlot.paths.stepped!({ align: 1 });
     return {
       width,
       height,
@@ -184,14 +217,19 @@ export class TrendChart {
             width: s.width ?? 2,
             ...(s.dash ? { dash: s.dash } : {}),
             ...(s.fill ? { fill: s.fill } : {}),
-            ...(s.stepped ? { paths: uPlot.paths.stepped?.({ align: 1 }) } : {}),
+            paths: (u, si, i0, i1) => {
+              const paths = (s.stepped ? stepped : linear)(u, si, i0, i1);
+              // `_width` is how a path builder overrides the series' width for one drawing
+              if (paths && i1 - i0 > this.columns(u)) (paths as uPlot.Series.Paths & { _width?: number })._width = 1;
+              return paths;
+            },
             spanGaps: false,
             // a few values (a fresh range, a bucket or two) show as dots: a line needs two neighbours
             points: {
               show: (u, si, i0, i1) => {
                 const ys = u.data[si] ?? [];
                 let n = 0;
-                for (let i = i0; i <= i1; i++) if (ys[i] != null) n++;
+                for (let i = i0; i <= i1 && n <= SPARSE_POINTS; i++) if (ys[i] != null) n++;
                 return n <= SPARSE_POINTS;
               },
               size: 6,
