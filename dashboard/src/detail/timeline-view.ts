@@ -143,16 +143,25 @@ export function renderTimeline(o: TimelineOptions): HTMLElement {
   const totals = new Map<BandState, number>();
   for (const row of o.rows)
     for (const [state, ms] of timeByState(row.bands)) totals.set(state, (totals.get(state) ?? 0) + ms);
+  // several machines: their times add up to more than the period, so the legend gives shares of machine time
+  const machines = o.rows.length;
+  let machineTime = 0;
+  for (const ms of totals.values()) machineTime += ms;
   const legend = h('ul', { class: 'tl-legend', 'data-testid': 'timeline-legend' });
+  if (machines > 1) legend.append(h('li', { class: 'tl-legend-note' }, t('timeline.shares', { n: machines })));
   for (const state of LEGEND_ORDER) {
     const ms = totals.get(state);
     if (ms === undefined) continue;
+    const amount =
+      machines > 1
+        ? `${Math.round((ms / Math.max(machineTime, 1)) * 100).toLocaleString(o.lang)} %`
+        : formatDuration(ms, t);
     legend.append(
       h(
         'li',
         { 'data-state': state },
         h('span', { class: 'tl-swatch', 'aria-hidden': 'true' }),
-        `${stateLabel(t, state)} ${formatDuration(ms, t)}`,
+        `${stateLabel(t, state)} ${amount}`,
       ),
     );
   }
