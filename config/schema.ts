@@ -648,14 +648,18 @@ export const Store = z
       .describe("SQLite file; relative paths are resolved against the config file's folder"),
     rawRetentionDays: positive().default(30),
     rollupRetentionDays: positive().default(730),
-    batchMaxRows: int(1, 1_000_000).default(5000),
-    batchMaxDelayMs: int(1, 60_000).default(200),
+    batchMaxRows: int(1, 1_000_000)
+      .default(50_000)
+      .describe(
+        'samples per store transaction at most; a transaction costs about one page write per tag it touches, so it should hold several samples per tag',
+      ),
+    batchMaxDelayMs: int(1, 60_000).default(200).describe('longest a sample waits in memory for its transaction'),
   })
   .default({
     path: 'data/greenline.db',
     rawRetentionDays: 30,
     rollupRetentionDays: 730,
-    batchMaxRows: 5000,
+    batchMaxRows: 50_000,
     batchMaxDelayMs: 200,
   });
 

@@ -21,13 +21,28 @@ export interface LiveTableOptions {
   readonly now?: () => number;
 }
 
+/** A tag's latest value, updated in place (see LiveTable). */
+interface Slot {
+  tagId: string;
+  value: number | boolean | string | null;
+  quality: LiveValue['quality'];
+  ts: number;
+  receivedAt: number;
+  reason: string | undefined;
+}
+
 /**
  * The latest forwarded value of every tag, for the live dashboard. Fed by the
  * pipeline (`pipeline.subscribe((b) => live.update(b))`). The latest arrival wins,
  * whatever its timestamp, so a device whose clock jumps back still shows live values.
+ *
+ * Each tag has one slot, overwritten by every update: holding on to the
+ * samples themselves would keep each alive until its tag's next one, long
+ * enough to end up in the old generation (see the pipeline's TagState).
+ * Reads hand out copies.
  */
 export class LiveTable {
-  private readonly values = new Map<string, LiveValue>();
+  private readonly values = new Map<string, Slot>();
   private listeners: readonly LiveListener[] = [];
   private readonly log: Log;
   private readonly limiter: LogLimiter;
@@ -41,7 +56,25 @@ export class LiveTable {
   /** Bound, so it can be subscribed as is: `pipeline.subscribe(live.update)`. */
   readonly update = (batch: readonly ProcessedSample[]): void => {
     if (batch.length === 0) return;
-    for (const s of batch) this.values.set(s.tagId, s);
+    for (const s of batch) {
+      const slot = this.values.get(s.tagId);
+      if (slot === undefined) {
+        this.values.set(s.tagId, {
+          tagId: s.tagId,
+          value: s.value,
+          quality: s.quality,
+          ts: s.ts,
+          receivedAt: s.receivedAt,
+          reason: s.reason,
+        });
+      } else {
+        slot.value = s.value;
+        slot.quality = s.quality;
+        slot.ts = s.ts;
+        slot.receivedAt = s.receivedAt;
+        slot.reason = s.reason;
+      }
+    }
     for (const listener of this.listeners) {
       try {
         listener(batch);
@@ -60,11 +93,12 @@ export class LiveTable {
 
   /** latest value of every tag that has reported at least once */
   snapshot(): LiveValue[] {
-    return Array.from(this.values.values());
+    return Array.from(this.values.values(), copy);
   }
 
   get(tagId: string): LiveValue | undefined {
-    return this.values.get(tagId);
+    const slot = this.values.get(tagId);
+    return slot === undefined ? undefined : copy(slot);
   }
 
   /** called with each batch of changed values; returns an unsubscribe function */
@@ -78,4 +112,11 @@ export class LiveTable {
   stats(): { tags: number; listeners: number; listenerErrors: number } {
     return { tags: this.values.size, listeners: this.listeners.length, listenerErrors: this.listenerErrors };
   }
+}
+
+/** the value as the pipeline forwarded it, fields in the same order */
+function copy(s: Slot): LiveValue {
+  return s.reason === undefined
+    ? { tagId: s.tagId, ts: s.ts, value: s.value, quality: s.quality, receivedAt: s.receivedAt }
+    : { tagId: s.tagId, ts: s.ts, value: s.value, quality: s.quality, reason: s.reason, receivedAt: s.receivedAt };
 }

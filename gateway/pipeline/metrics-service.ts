@@ -56,6 +56,11 @@ export interface MetricsStorePort {
   metrics(entityType: string, entityId: string, fromMs: number, toMs: number): { minuteTs: number; payload: unknown }[];
   appendEvents(events: readonly { kind: string; subject: string; payload: unknown; ts: number }[]): number;
   latestEventTs(kinds: readonly string[], beforeMs: number): number | null;
+  /**
+   * Runs `fn` when the store's own writes are not under way (its writes then
+   * never wait for their lock); at once when nothing is being written.
+   */
+  whenIdle?(fn: () => void): void;
 }
 
 export interface MetricsServiceLog {
@@ -195,6 +200,8 @@ export class MetricsService {
   private held: CoreSample[] | null = [];
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  /** a persist waits for the store to be idle */
+  private persistQueued = false;
   private readonly limiter: LogLimiter;
   private counts = { samples: 0, minutesPersisted: 0, events: 0, errors: 0 };
   private lastError: string | null = null;
@@ -320,7 +327,7 @@ export class MetricsService {
     );
     this.timers.push(
       setInterval(() => this.contain('advance', () => engine.advance(this.now())), this.options.advanceEveryMs ?? 1000),
-      setInterval(() => this.persist(), this.options.persistEveryMs ?? 5000),
+      setInterval(() => this.persistWhenIdle(), this.options.persistEveryMs ?? 5000),
     );
     for (const t of this.timers) t.unref();
   }
@@ -430,6 +437,25 @@ export class MetricsService {
     let last: number | null = null;
     for (const row of store.latestBefore([...all], before)) if (last === null || row.ts > last) last = row.ts;
     return last;
+  }
+
+  /**
+   * A persist on the timer waits until the store has committed the batch of
+   * samples it may be writing: a write of its own meanwhile would hold the
+   * event loop until that batch is done.
+   */
+  private persistWhenIdle(): void {
+    const { store } = this.options;
+    if (store.whenIdle === undefined) {
+      this.persist();
+      return;
+    }
+    if (this.persistQueued) return;
+    this.persistQueued = true;
+    store.whenIdle(() => {
+      this.persistQueued = false;
+      if (!this.stopped) this.persist();
+    });
   }
 
   private persist(): void {

@@ -43,12 +43,24 @@ export interface PipelineOptions {
   readonly logIntervalMs?: number;
 }
 
+/**
+ * What the pipeline remembers of a tag. The last forwarded sample is kept as
+ * fields, not as the sample object: sample objects kept until their tag's
+ * next sample outlive young-generation collections and end up in the old
+ * generation, which at a hundred thousand samples a second then grows by
+ * megabytes a second between full collections.
+ */
 interface TagState {
   readonly info: TagInfo;
   readonly numeric: boolean;
   readonly scaled: boolean;
-  /** the last sample forwarded, the reference for deadband and heartbeat */
-  last: ProcessedSample | undefined;
+  /** whether a sample was forwarded; the `last*` fields describe the last one, the reference for deadband and heartbeat */
+  forwarded: boolean;
+  lastTs: number;
+  lastValue: SampleValue;
+  lastQuality: Quality;
+  lastReason: string | undefined;
+  lastReceivedAt: number;
   /** receive time of the last sample of any quality, forwarded or not */
   lastArrival: number | undefined;
 }
@@ -138,12 +150,18 @@ export class Pipeline {
   }
 
   isStale(tagId: string): boolean {
-    return this.states.get(tagId)?.last?.quality === 'stale';
+    const st = this.states.get(tagId);
+    return st?.forwarded === true && st.lastQuality === 'stale';
   }
 
   /** the last forwarded sample of a tag */
   lastForwarded(tagId: string): ProcessedSample | undefined {
-    return this.states.get(tagId)?.last;
+    const st = this.states.get(tagId);
+    if (st === undefined || !st.forwarded) return undefined;
+    const { lastTs: ts, lastValue: value, lastQuality: quality, lastReason: reason, lastReceivedAt: receivedAt } = st;
+    return reason === undefined
+      ? { tagId, ts, value, quality, receivedAt }
+      : { tagId, ts, value, quality, reason, receivedAt };
   }
 
   /**
@@ -155,16 +173,16 @@ export class Pipeline {
     const out: ProcessedSample[] = [];
     for (const { tagId, reason } of items) {
       const st = this.state(tagId);
-      if (st === undefined || st.last?.quality === 'stale') continue;
+      if (st === undefined || (st.forwarded && st.lastQuality === 'stale')) continue;
       const p: ProcessedSample = {
         tagId,
         ts: Math.round(now),
-        value: st.last?.value ?? null,
+        value: st.forwarded ? st.lastValue : null,
         quality: 'stale',
         reason,
         receivedAt: now,
       };
-      st.last = p;
+      remember(st, p);
       out.push(p);
     }
     if (out.length > 0) {
@@ -208,7 +226,12 @@ export class Pipeline {
         info,
         numeric: isNumericType(info.type),
         scaled: info.scale !== 1 || info.offset !== 0,
-        last: undefined,
+        forwarded: false,
+        lastTs: 0,
+        lastValue: null,
+        lastQuality: 'bad',
+        lastReason: undefined,
+        lastReceivedAt: 0,
         lastArrival: undefined,
       };
       this.states.set(tagId, st);
@@ -262,14 +285,13 @@ export class Pipeline {
       value = null;
     }
 
-    const last = st.last;
     if (
-      last !== undefined &&
-      last.quality === quality &&
-      last.reason === reason &&
-      !changed(last.value, value, st.info.deadband)
+      st.forwarded &&
+      st.lastQuality === quality &&
+      st.lastReason === reason &&
+      !changed(st.lastValue, value, st.info.deadband)
     ) {
-      if (now - last.receivedAt < this.heartbeatMs) {
+      if (now - st.lastReceivedAt < this.heartbeatMs) {
         this.counters.suppressedByDeadband++;
         return undefined;
       }
@@ -279,7 +301,7 @@ export class Pipeline {
       reason === undefined
         ? { tagId, ts: Math.round(s.ts), value, quality, receivedAt: now }
         : { tagId, ts: Math.round(s.ts), value, quality, reason, receivedAt: now };
-    st.last = p;
+    remember(st, p);
     return p;
   }
 
@@ -318,6 +340,15 @@ export class Pipeline {
       }
     }
   }
+}
+
+function remember(st: TagState, p: ProcessedSample): void {
+  st.forwarded = true;
+  st.lastTs = p.ts;
+  st.lastValue = p.value;
+  st.lastQuality = p.quality;
+  st.lastReason = p.reason;
+  st.lastReceivedAt = p.receivedAt;
 }
 
 /** whether `next` differs from `prev` by more than the deadband (numbers) or at all (anything else) */

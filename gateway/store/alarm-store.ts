@@ -124,6 +124,8 @@ export class AlarmStore {
       if (path !== ':memory:') db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma(`busy_timeout = ${Math.floor(this.options.busyTimeoutMs ?? 5000)}`);
+      // checkpoints are the sample store's (SqliteStore): one here would copy its samples' log on the event loop
+      db.pragma('wal_autocheckpoint = 0');
       migrate(db, path, this.now());
       this.stmts = {
         audit: db.prepare(`

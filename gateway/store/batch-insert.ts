@@ -1,209 +1,119 @@
 import type Database from 'better-sqlite3';
-import { QUALITY_CODE, type StoredSample } from './codec.js';
-import { MultiRowInsert } from './multi-row.js';
-
-const SAMPLE_COLUMNS = 6;
-const ROLLUP_COLUMNS = 9;
-const MINUTE_MS = 60_000;
-/** tag-minute keys are numbers (fast) for the first 2^21 tag ids and stay below 2^53 */
-const TAG_KEY_SPAN = 2 ** 21;
-
-interface MinuteAggregate {
-  readonly tagId: number;
-  readonly minuteTs: number;
-  min: number | null;
-  max: number | null;
-  sum: number;
-  good: number;
-  count: number;
-  last: number | null;
-  lastTs: number | null;
-}
-
-export interface BatchResult {
-  /** samples whose (tag, ms) was already stored: the later one replaced the earlier */
-  replaced: number;
-}
+import { QUALITY_CODE } from './codec.js';
 
 /**
- * Writes a batch of samples and their minute rollups in one transaction.
- * Tag ids are stored as integers from the `tags` dictionary; the id cache is
- * only extended after the transaction commits, so a rollback cannot leave it
- * pointing at ids that do not exist.
+ * A batch of samples in columns, ready for the executor: what the event loop
+ * prepares (tag ids from its dictionary cache, values by kind; see
+ * SampleColumnQueue) so that the SQLite work can run on the connection of a
+ * worker thread. Typed arrays are transferred to the worker, not copied.
  */
-export class BatchInserter {
-  private readonly tagIds = new Map<string, number>();
-  private readonly insertSamples: MultiRowInsert;
-  private readonly upsertRollups: MultiRowInsert;
-  private readonly insertSampleIfNew: Database.Statement;
-  private readonly replaceSample: Database.Statement;
-  private readonly insertTag: Database.Statement;
-  private readonly selectTag: Database.Statement;
-  private readonly tx: (rows: readonly StoredSample[]) => {
-    replaced: number;
-    newTags: Map<string, number> | undefined;
+export interface SampleBatchJob {
+  readonly rows: number;
+  /** the tag's dictionary id, or -(k + 1) for `newTags[k]`, a tag not in the dictionary cache yet */
+  readonly tag: Float64Array;
+  /** whole ms since epoch */
+  readonly ts: Float64Array;
+  /** the value of VALUE_NUMBER rows */
+  readonly value: Float64Array;
+  /** value kind (VALUE_*) × 4 + quality code */
+  readonly kind: Uint8Array;
+  /** index into `texts` of a VALUE_TEXT row's value, else -1 */
+  readonly valueText: Int32Array;
+  /** index into `texts` of the row's reason, else -1 */
+  readonly reason: Int32Array;
+  readonly texts: string[];
+  readonly newTags: string[];
+}
+
+export interface SampleBatchResult {
+  /** samples whose (tag, ms) was already stored: the later one replaced the earlier */
+  readonly replaced: number;
+  /** the dictionary ids given to the job's new tags, [tag, id]; only valid once the transaction committed */
+  readonly newTags: readonly (readonly [string, number])[];
+}
+
+/** Writes SampleBatchJobs, one transaction each; what runs on a store connection (event loop or worker). */
+export interface SampleBatchExecutor {
+  write(job: SampleBatchJob): SampleBatchResult;
+  /** runs one statement with each parameter list in turn, each its own transaction; the rows each changed */
+  run(sql: string, params: readonly (readonly unknown[])[]): number[];
+}
+
+export const VALUE_NUMBER = 0;
+export const VALUE_NULL = 1;
+export const VALUE_TRUE = 2;
+export const VALUE_FALSE = 3;
+export const VALUE_TEXT = 4;
+
+/**
+ * The SQLite side of a sample batch, as plain JavaScript: the same text runs
+ * on the event loop's connection (`createSampleBatchExecutor`) and in the
+ * store's write worker (write-worker.ts), which cannot load TypeScript
+ * sources. It defines `createSampleBatchExecutor(db)`.
+ *
+ * One transaction per job: the samples, in (tag, time) order (each b-tree
+ * descent lands next to the previous one: about a third less CPU per row),
+ * with multi-row INSERTs prepared for a few row counts so SQLite parses and
+ * plans one statement for hundreds of rows; then the minute rollups of the
+ * numeric samples, merged into stored ones. New tags enter the dictionary in
+ * the same transaction, so their ids exist exactly when the samples do.
+ */
+export const SAMPLE_BATCH_EXECUTOR_SOURCE = `
+function createSampleBatchExecutor(db) {
+  const SAMPLE_COLUMNS = 6;
+  const ROLLUP_COLUMNS = 9;
+  const MINUTE_MS = 60000;
+  // tag-minute keys are numbers (fast) for the first 2^21 tag ids and stay below 2^53
+  const TAG_KEY_SPAN = 2097152;
+  const GOOD = ${QUALITY_CODE.good};
+  const prepareSizes = (head, columns, tail, sizes) => {
+    const one = '(' + new Array(columns).fill('?').join(', ') + ')';
+    return sizes.map((rows) => ({
+      rows,
+      stmt: db.prepare(head + ' VALUES ' + new Array(rows).fill(one).join(', ') + ' ' + tail),
+      params: new Array(rows * columns),
+    }));
   };
+  const insertSamples = prepareSizes(
+    'INSERT INTO samples (tag_id, ts, value, value_text, quality, reason)',
+    SAMPLE_COLUMNS,
+    '',
+    [256, 64, 16, 4, 1],
+  );
+  const upsertRollups = prepareSizes(
+    'INSERT INTO rollup_1m (tag_id, minute_ts, min_value, max_value, avg_value, last_value, last_ts, sample_count, good_count)',
+    ROLLUP_COLUMNS,
+    \`ON CONFLICT (tag_id, minute_ts) DO UPDATE SET
+      min_value = CASE WHEN excluded.min_value IS NULL THEN min_value WHEN min_value IS NULL THEN excluded.min_value
+                       ELSE min(min_value, excluded.min_value) END,
+      max_value = CASE WHEN excluded.max_value IS NULL THEN max_value WHEN max_value IS NULL THEN excluded.max_value
+                       ELSE max(max_value, excluded.max_value) END,
+      avg_value = CASE WHEN excluded.good_count = 0 THEN avg_value WHEN good_count = 0 THEN excluded.avg_value
+                       ELSE (avg_value * good_count + excluded.avg_value * excluded.good_count) / (good_count + excluded.good_count) END,
+      last_value = CASE WHEN excluded.last_ts IS NOT NULL AND (last_ts IS NULL OR excluded.last_ts >= last_ts)
+                        THEN excluded.last_value ELSE last_value END,
+      last_ts = CASE WHEN excluded.last_ts IS NOT NULL AND (last_ts IS NULL OR excluded.last_ts >= last_ts)
+                     THEN excluded.last_ts ELSE last_ts END,
+      sample_count = sample_count + excluded.sample_count,
+      good_count = good_count + excluded.good_count\`,
+    [128, 32, 8, 2, 1],
+  );
+  const insertSampleIfNew = db.prepare(
+    'INSERT OR IGNORE INTO samples (tag_id, ts, value, value_text, quality, reason) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const replaceSample = db.prepare(
+    'UPDATE samples SET value = ?, value_text = ?, quality = ?, reason = ? WHERE tag_id = ? AND ts = ?',
+  );
+  const insertTag = db.prepare('INSERT INTO tags (tag) VALUES (?) ON CONFLICT (tag) DO NOTHING');
+  const selectTag = db.prepare('SELECT id FROM tags WHERE tag = ?').pluck();
+  const statements = new Map();
 
-  constructor(db: Database.Database) {
-    for (const row of db.prepare('SELECT id, tag FROM tags').all() as { id: number; tag: string }[]) {
-      this.tagIds.set(row.tag, row.id);
-    }
-    this.insertSamples = new MultiRowInsert(
-      db,
-      'INSERT INTO samples (tag_id, ts, value, value_text, quality, reason)',
-      SAMPLE_COLUMNS,
-      '',
-      [256, 64, 16, 4, 1],
-    );
-    this.upsertRollups = new MultiRowInsert(
-      db,
-      'INSERT INTO rollup_1m (tag_id, minute_ts, min_value, max_value, avg_value, last_value, last_ts, sample_count, good_count)',
-      ROLLUP_COLUMNS,
-      `ON CONFLICT (tag_id, minute_ts) DO UPDATE SET
-        min_value = CASE WHEN excluded.min_value IS NULL THEN min_value WHEN min_value IS NULL THEN excluded.min_value
-                         ELSE min(min_value, excluded.min_value) END,
-        max_value = CASE WHEN excluded.max_value IS NULL THEN max_value WHEN max_value IS NULL THEN excluded.max_value
-                         ELSE max(max_value, excluded.max_value) END,
-        avg_value = CASE WHEN excluded.good_count = 0 THEN avg_value WHEN good_count = 0 THEN excluded.avg_value
-                         ELSE (avg_value * good_count + excluded.avg_value * excluded.good_count) / (good_count + excluded.good_count) END,
-        last_value = CASE WHEN excluded.last_ts IS NOT NULL AND (last_ts IS NULL OR excluded.last_ts >= last_ts)
-                          THEN excluded.last_value ELSE last_value END,
-        last_ts = CASE WHEN excluded.last_ts IS NOT NULL AND (last_ts IS NULL OR excluded.last_ts >= last_ts)
-                       THEN excluded.last_ts ELSE last_ts END,
-        sample_count = sample_count + excluded.sample_count,
-        good_count = good_count + excluded.good_count`,
-      [128, 32, 8, 2, 1],
-    );
-    this.insertSampleIfNew = db.prepare(
-      'INSERT OR IGNORE INTO samples (tag_id, ts, value, value_text, quality, reason) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    this.replaceSample = db.prepare(
-      'UPDATE samples SET value = ?, value_text = ?, quality = ?, reason = ? WHERE tag_id = ? AND ts = ?',
-    );
-    this.insertTag = db.prepare('INSERT INTO tags (tag) VALUES (?) ON CONFLICT (tag) DO NOTHING');
-    this.selectTag = db.prepare('SELECT id FROM tags WHERE tag = ?').pluck();
-    this.tx = db.transaction((rows: readonly StoredSample[]) => this.writeRows(rows));
-  }
-
-  /** integer id of a tag that has been written at least once */
-  tagId(tag: string): number | undefined {
-    return this.tagIds.get(tag);
-  }
-
-  write(rows: readonly StoredSample[]): BatchResult {
-    if (rows.length === 0) return { replaced: 0 };
-    const { replaced, newTags } = this.tx(rows);
-    if (newTags !== undefined) for (const [tag, id] of newTags) this.tagIds.set(tag, id);
-    return { replaced };
-  }
-
-  private writeRows(rows: readonly StoredSample[]): { replaced: number; newTags: Map<string, number> | undefined } {
-    const n = rows.length;
-    const values: unknown[] = new Array(n * SAMPLE_COLUMNS);
-    const minutes = new Map<number | string, MinuteAggregate>();
-    let newTags: Map<string, number> | undefined;
-    const tagInts = new Float64Array(n);
-    const tss = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const r = rows[i] as StoredSample;
-      let tagId = this.tagIds.get(r.tagId) ?? newTags?.get(r.tagId);
-      if (tagId === undefined) {
-        this.insertTag.run(r.tagId);
-        tagId = this.selectTag.get(r.tagId) as number;
-        newTags ??= new Map();
-        newTags.set(r.tagId, tagId);
-      }
-      tagInts[i] = tagId;
-      tss[i] = Math.round(r.ts);
-    }
-    // inserting in key order keeps each b-tree descent next to the previous one: about a third less CPU per row
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort(
-      (a, b) => (tagInts[a] as number) - (tagInts[b] as number) || (tss[a] as number) - (tss[b] as number) || a - b,
-    );
-    let k = 0;
-    for (let o = 0; o < n; o++) {
-      const i = order[o] as number;
-      const r = rows[i] as StoredSample;
-      const tagId = tagInts[i] as number;
-      const ts = tss[i] as number;
-      const v = r.value;
-      const quality = QUALITY_CODE[r.quality] ?? QUALITY_CODE.bad;
-      values[k++] = tagId;
-      values[k++] = ts;
-      if (typeof v === 'number') {
-        values[k++] = v;
-        values[k++] = null;
-        this.aggregate(minutes, tagId, ts, v, quality === QUALITY_CODE.good);
-      } else if (typeof v === 'boolean') {
-        values[k++] = v ? 1 : 0;
-        values[k++] = v ? 'true' : 'false';
-      } else if (typeof v === 'string') {
-        values[k++] = null;
-        values[k++] = v;
-      } else {
-        values[k++] = null;
-        values[k++] = null;
-      }
-      values[k++] = quality;
-      values[k++] = r.reason ?? null;
-    }
-
-    let replaced = 0;
-    this.insertSamples.run(values, n, (chunk, err) => {
-      if ((err as { code?: unknown }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw err;
-      // the same tag and millisecond again (e.g. a coarse device clock): the later sample wins
-      for (let j = 0; j < chunk.length; j += SAMPLE_COLUMNS) {
-        const row = chunk.slice(j, j + SAMPLE_COLUMNS);
-        if (this.insertSampleIfNew.run(row).changes === 0) {
-          this.replaceSample.run(row[2], row[3], row[4], row[5], row[0], row[1]);
-          replaced++;
-        }
-      }
-    });
-
-    if (minutes.size > 0) {
-      const agg: unknown[] = new Array(minutes.size * ROLLUP_COLUMNS);
-      let a = 0;
-      for (const m of minutes.values()) {
-        agg[a++] = m.tagId;
-        agg[a++] = m.minuteTs;
-        agg[a++] = m.min;
-        agg[a++] = m.max;
-        agg[a++] = m.good > 0 ? m.sum / m.good : null;
-        agg[a++] = m.last;
-        agg[a++] = m.lastTs;
-        agg[a++] = m.count;
-        agg[a++] = m.good;
-      }
-      this.upsertRollups.run(agg, minutes.size);
-    }
-    return { replaced, newTags };
-  }
-
-  private aggregate(
-    minutes: Map<number | string, MinuteAggregate>,
-    tagId: number,
-    ts: number,
-    v: number,
-    good: boolean,
-  ): void {
+  const aggregate = (minutes, tagId, ts, v, good) => {
     const minuteIndex = Math.floor(ts / MINUTE_MS);
-    const key = tagId < TAG_KEY_SPAN ? minuteIndex * TAG_KEY_SPAN + tagId : `${tagId}:${minuteIndex}`;
+    const key = tagId < TAG_KEY_SPAN ? minuteIndex * TAG_KEY_SPAN + tagId : tagId + ':' + minuteIndex;
     let m = minutes.get(key);
     if (m === undefined) {
-      m = {
-        tagId,
-        minuteTs: minuteIndex * MINUTE_MS,
-        min: null,
-        max: null,
-        sum: 0,
-        good: 0,
-        count: 0,
-        last: null,
-        lastTs: null,
-      };
+      m = { tagId, minuteTs: minuteIndex * MINUTE_MS, min: null, max: null, sum: 0, good: 0, count: 0, last: null, lastTs: null };
       minutes.set(key, m);
     }
     m.count++;
@@ -217,5 +127,174 @@ export class BatchInserter {
       m.last = v;
       m.lastTs = ts;
     }
+  };
+
+  const writeJob = (job) => {
+    const n = job.rows;
+    const tag = job.tag;
+    const ts = job.ts;
+    const value = job.value;
+    const kind = job.kind;
+    const valueText = job.valueText;
+    const reason = job.reason;
+    const texts = job.texts;
+    const newTags = [];
+    if (job.newTags.length > 0) {
+      const ids = job.newTags.map((name) => {
+        insertTag.run(name);
+        const id = selectTag.get(name);
+        newTags.push([name, id]);
+        return id;
+      });
+      for (let i = 0; i < n; i++) if (tag[i] < 0) tag[i] = ids[-tag[i] - 1];
+    }
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => tag[a] - tag[b] || ts[a] - ts[b] || a - b);
+
+    const minutes = new Map();
+    let replaced = 0;
+    let at = 0;
+    for (const s of insertSamples) {
+      const p = s.params;
+      while (n - at >= s.rows) {
+        let k = 0;
+        for (let j = 0; j < s.rows; j++) {
+          const i = order[at + j];
+          const quality = kind[i] & 3;
+          p[k++] = tag[i];
+          p[k++] = ts[i];
+          switch (kind[i] >> 2) {
+            case ${VALUE_NUMBER}:
+              p[k++] = value[i];
+              p[k++] = null;
+              aggregate(minutes, tag[i], ts[i], value[i], quality === GOOD);
+              break;
+            case ${VALUE_TRUE}:
+              p[k++] = 1;
+              p[k++] = 'true';
+              break;
+            case ${VALUE_FALSE}:
+              p[k++] = 0;
+              p[k++] = 'false';
+              break;
+            case ${VALUE_TEXT}:
+              p[k++] = null;
+              p[k++] = texts[valueText[i]];
+              break;
+            default:
+              p[k++] = null;
+              p[k++] = null;
+          }
+          p[k++] = quality;
+          p[k++] = reason[i] < 0 ? null : texts[reason[i]];
+        }
+        try {
+          s.stmt.run(p);
+        } catch (err) {
+          if (!err || err.code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw err;
+          // the same tag and millisecond again (e.g. a coarse device clock): the later sample wins
+          for (let j = 0; j < p.length; j += SAMPLE_COLUMNS) {
+            const row = p.slice(j, j + SAMPLE_COLUMNS);
+            if (insertSampleIfNew.run(row).changes === 0) {
+              replaceSample.run(row[2], row[3], row[4], row[5], row[0], row[1]);
+              replaced++;
+            }
+          }
+        }
+        at += s.rows;
+      }
+    }
+
+    const rollups = Array.from(minutes.values());
+    at = 0;
+    for (const s of upsertRollups) {
+      const p = s.params;
+      while (rollups.length - at >= s.rows) {
+        let k = 0;
+        for (let j = 0; j < s.rows; j++) {
+          const m = rollups[at + j];
+          p[k++] = m.tagId;
+          p[k++] = m.minuteTs;
+          p[k++] = m.min;
+          p[k++] = m.max;
+          p[k++] = m.good > 0 ? m.sum / m.good : null;
+          p[k++] = m.last;
+          p[k++] = m.lastTs;
+          p[k++] = m.count;
+          p[k++] = m.good;
+        }
+        s.stmt.run(p);
+        at += s.rows;
+      }
+    }
+    return { replaced, newTags };
+  };
+  const write = db.transaction(writeJob);
+
+  return {
+    write(job) {
+      return job.rows === 0 ? { replaced: 0, newTags: [] } : write(job);
+    },
+    run(sql, params) {
+      let stmt = statements.get(sql);
+      if (stmt === undefined) {
+        stmt = db.prepare(sql);
+        statements.set(sql, stmt);
+      }
+      return params.map((p) => stmt.run(p).changes);
+    },
+  };
+}
+`;
+
+type CreateExecutor = (db: Database.Database) => SampleBatchExecutor;
+
+/** The executor on a connection of the event loop (a `:memory:` store, or when no worker runs). */
+export const createSampleBatchExecutor: CreateExecutor = new Function(
+  `${SAMPLE_BATCH_EXECUTOR_SOURCE}\nreturn createSampleBatchExecutor;`,
+)() as CreateExecutor;
+
+/** the buffers of a job, to transfer it to a worker instead of copying */
+export function jobTransferList(job: SampleBatchJob): ArrayBuffer[] {
+  return [job.tag, job.ts, job.value, job.kind, job.valueText, job.reason].map((a) => a.buffer as ArrayBuffer);
+}
+
+/**
+ * Writes batches of samples and their minute rollups on one connection, one
+ * transaction each, and keeps the store's tag dictionary cache. The cache is
+ * only extended after a transaction commits (`learn`), so a rollback cannot
+ * leave it pointing at ids that do not exist.
+ */
+export class BatchInserter {
+  private readonly tagIds = new Map<string, number>();
+  private readonly executor: SampleBatchExecutor;
+
+  constructor(db: Database.Database) {
+    for (const row of db.prepare('SELECT id, tag FROM tags').all() as { id: number; tag: string }[]) {
+      this.tagIds.set(row.tag, row.id);
+    }
+    this.executor = createSampleBatchExecutor(db);
+  }
+
+  /** integer id of a tag that has been written at least once */
+  tagId(tag: string): number | undefined {
+    return this.tagIds.get(tag);
+  }
+
+  /** dictionary ids given by a committed transaction (on this connection or another) */
+  learn(newTags: readonly (readonly [string, number])[]): void {
+    for (const [tag, id] of newTags) this.tagIds.set(tag, id);
+  }
+
+  write(job: SampleBatchJob): { replaced: number } {
+    const result = this.executor.write(job);
+    this.learn(result.newTags);
+    return { replaced: result.replaced };
+  }
+
+  /** a statement run on this connection the way the write worker runs it */
+  run(sql: string, params: readonly (readonly unknown[])[]): number[] {
+    return this.executor.run(sql, params);
   }
 }

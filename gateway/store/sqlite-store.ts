@@ -1,26 +1,37 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { BatchInserter } from './batch-insert.js';
+import { BatchInserter, type SampleBatchJob } from './batch-insert.js';
 import { Checkpointer } from './checkpointer.js';
-import {
-  decodeValue,
-  qualityFromCode,
-  type StoredQuality,
-  type StoredSample,
-  type StoredValue,
-  type StoreLog,
-} from './codec.js';
+import { decodeValue, qualityFromCode, type StoredQuality, type StoredValue, type StoreLog } from './codec.js';
 import { StoreError } from './errors.js';
 import { type HistoryPoint, HistoryReader } from './history.js';
 import { migrate } from './migrations.js';
+import { SampleColumnQueue } from './sample-queue.js';
 import { SampleWriter } from './sample-writer.js';
+import { StoreWriteWorker } from './write-worker.js';
 
 const DAY_MS = 86_400_000;
 /** pages of write-ahead log between checkpoints on the writing connection (about 40 MiB) */
 const AUTO_CHECKPOINT_PAGES = 10_000;
 /** the same while a worker checkpoints: only a safety net should it fall behind */
 const AUTO_CHECKPOINT_PAGES_WITH_WORKER = 50_000;
+/**
+ * Page cache of the store's own connection while the write worker writes: it
+ * only reads then, and a WAL connection drops its cache whenever another one
+ * has committed (every batch), so a large one would only hold what the last
+ * query read.
+ */
+const READ_CACHE_MIB = 8;
+/** the write-ahead log file is cut back to this size by the first write after a checkpoint emptied it */
+const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+/** tags whose old rows one retention step deletes (a statement each), between turns of the event loop */
+const PRUNE_TAGS_PER_STEP = 50;
+
+const PRUNE_RAW_SQL = 'DELETE FROM samples WHERE tag_id = ? AND ts < ? LIMIT ?';
+const PRUNE_ROLLUPS_SQL = 'DELETE FROM rollup_1m WHERE tag_id = ? AND minute_ts < ? LIMIT ?';
+const PRUNE_EVENTS_SQL = 'DELETE FROM events WHERE ts < ? LIMIT ?';
+const PRUNE_METRICS_SQL = 'DELETE FROM metrics_1m WHERE minute_ts < ? LIMIT ?';
 
 export interface SqliteStoreOptions {
   /** SQLite file; a relative path is resolved against the working directory; `:memory:` for a throwaway store */
@@ -44,6 +55,8 @@ export interface SqliteStoreOptions {
   readonly cacheSizeMiB?: number;
   /** checkpoint the write-ahead log from a worker thread, off the event loop (default true) */
   readonly backgroundCheckpoints?: boolean;
+  /** write sample batches and retention deletes from a worker thread, off the event loop (default true) */
+  readonly backgroundWrites?: boolean;
 }
 
 export interface StoreStats {
@@ -58,6 +71,8 @@ export interface StoreStats {
   readonly lastPruneAt: number | null;
   /** checkpoints done by the background worker; null when it is not running */
   readonly backgroundCheckpoints: number | null;
+  /** whether sample batches are written from the background worker */
+  readonly backgroundWrites: boolean;
 }
 
 export interface StoredRow {
@@ -132,10 +147,6 @@ interface Open {
     readonly putMetrics: Database.Statement;
     readonly metrics: Database.Statement;
     readonly tagInts: Database.Statement;
-    readonly pruneRaw: Database.Statement;
-    readonly pruneRollups: Database.Statement;
-    readonly pruneEvents: Database.Statement;
-    readonly pruneMetrics: Database.Statement;
   };
 }
 
@@ -151,12 +162,13 @@ const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 export class SqliteStore {
   readonly path: string;
   /** subscribe `(batch) => store.writer.write(batch)` to the pipeline */
-  readonly writer: SampleWriter;
+  readonly writer: SampleWriter<SampleBatchJob>;
   private readonly options: SqliteStoreOptions;
   private readonly log: StoreLog;
   private readonly now: () => number;
   private open: Open | undefined;
   private checkpointer: Checkpointer | undefined;
+  private writeWorker: StoreWriteWorker | undefined;
   private state: 'idle' | 'started' | 'stopped' = 'idle';
   private pruneTimer: NodeJS.Timeout | undefined;
   private pruning: Promise<PruneResult> | undefined;
@@ -173,7 +185,11 @@ export class SqliteStore {
     this.now = options.now ?? Date.now;
     this.path = options.path === ':memory:' ? options.path : resolve(options.path);
     this.writer = new SampleWriter(
-      { writeBatch: (rows) => this.writeBatch(rows) },
+      {
+        writeBatch: (job) => this.writeBatch(job),
+        beginBatch: (job, done) => this.beginBatch(job, done),
+        settle: (handle) => this.writeWorker?.settle(handle),
+      },
       {
         batchMaxRows: options.batchMaxRows,
         batchMaxDelayMs: options.batchMaxDelayMs,
@@ -181,6 +197,7 @@ export class SqliteStore {
         now: this.now,
         ...(options.maxPendingRows === undefined ? {} : { maxPendingRows: options.maxPendingRows }),
       },
+      new SampleColumnQueue((tag) => this.open?.inserter.tagId(tag)),
     );
   }
 
@@ -194,7 +211,11 @@ export class SqliteStore {
         busyTimeoutMs: this.options.busyTimeoutMs ?? 5000,
         log: this.log,
         onFailure: () => {
-          if (this.open === open) open.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+          if (this.open !== open) return;
+          // the connection that writes the samples checkpoints from now on
+          const worker = this.writeWorker;
+          if (worker?.running) worker.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`).catch(() => undefined);
+          else open.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
         },
       });
       try {
@@ -206,6 +227,47 @@ export class SqliteStore {
         this.log.warn(
           { err: err instanceof Error ? err.message : String(err) },
           'no background checkpoint worker; the store checkpoints on its own connection',
+        );
+      }
+    }
+    if (this.path !== ':memory:' && this.options.backgroundWrites !== false) {
+      const busyTimeoutMs = Math.floor(this.options.busyTimeoutMs ?? 5000);
+      const cacheSize = this.cacheSizePragma();
+      const writeWorker = new StoreWriteWorker({
+        path: this.path,
+        busyTimeoutMs,
+        pragmas: [
+          'synchronous = NORMAL',
+          `busy_timeout = ${busyTimeoutMs}`,
+          cacheSize,
+          'temp_store = MEMORY',
+          `wal_autocheckpoint = ${this.checkpointer === undefined ? AUTO_CHECKPOINT_PAGES : AUTO_CHECKPOINT_PAGES_WITH_WORKER}`,
+          `journal_size_limit = ${JOURNAL_SIZE_LIMIT}`,
+          'foreign_keys = ON',
+        ],
+        log: this.log,
+        // the writer falls back to this connection by itself; it needs the cache and the checkpoints for that
+        onFailure: () => {
+          if (this.open !== open) return;
+          open.db.pragma(cacheSize);
+          open.db.pragma(
+            `wal_autocheckpoint = ${this.checkpointer?.stats().running ? AUTO_CHECKPOINT_PAGES_WITH_WORKER : AUTO_CHECKPOINT_PAGES}`,
+          );
+          open.db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
+        },
+      });
+      try {
+        await writeWorker.start();
+        this.writeWorker = writeWorker;
+        open.db.pragma(`cache_size = ${-Math.min(READ_CACHE_MIB, this.options.cacheSizeMiB ?? 64) * 1024}`);
+        // the worker's connection checkpoints when the log grows too long, and cuts the log file back after
+        // one: a write here (events, metrics) does neither, each of which holds the event loop for tens of ms
+        open.db.pragma('wal_autocheckpoint = 0');
+        open.db.pragma('journal_size_limit = -1');
+      } catch (err) {
+        this.log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'no background write worker; the store writes on its own connection',
         );
       }
     }
@@ -227,6 +289,8 @@ export class SqliteStore {
     this.pruneTimer = undefined;
     await this.pruning?.catch(() => undefined);
     this.writer.stop();
+    await this.writeWorker?.stop();
+    this.writeWorker = undefined;
     await this.checkpointer?.stop();
     this.checkpointer = undefined;
     const db = this.open?.db;
@@ -255,6 +319,7 @@ export class SqliteStore {
       duplicatesReplaced: this.duplicatesReplaced,
       lastPruneAt: this.lastPruneAt,
       backgroundCheckpoints: this.checkpointer?.stats().running ? this.checkpointer.stats().checkpoints : null,
+      backgroundWrites: this.writeWorker?.running === true,
     };
   }
 
@@ -462,6 +527,18 @@ export class SqliteStore {
     return [...known.keys()].sort().map((tagId) => reader(tagId, known.get(tagId)!));
   }
 
+  /**
+   * Runs `fn` at a moment when the store's own writes are not under way, so
+   * that what `fn` writes (events, metrics) does not wait for their lock and
+   * stall the event loop: at once when nothing is being written, else as soon
+   * as the batch being written has committed.
+   */
+  whenIdle(fn: () => void): void {
+    const worker = this.writeWorker;
+    if (worker?.running) worker.whenIdle(fn);
+    else fn();
+  }
+
   /** Records an event (alarm transition, acknowledgement, config change...) at once; returns its id. */
   appendEvent(kind: string, subject: string, payload: unknown, ts: number): number {
     const o = this.require();
@@ -571,40 +648,46 @@ export class SqliteStore {
     this.rawHorizonMs = Math.max(this.rawHorizonMs, rawCutoff);
     const result = { rawDeleted: 0, rollupsDeleted: 0, eventsDeleted: 0, metricsDeleted: 0, complete: false };
 
-    const drain = async (run: () => number, add: (n: number) => void): Promise<boolean> => {
-      for (;;) {
-        if (this.stopping || this.open === undefined) return false;
-        const n = run();
-        add(n);
-        if (n < chunk) return true;
-        await yieldTurn();
+    const stopped = (): boolean => this.stopping || this.open === undefined;
+    // one statement per parameter list; on the write worker when it runs, so retention never waits on its lock
+    const run = async (sql: string, params: readonly (readonly unknown[])[]): Promise<number[]> => {
+      const worker = this.writeWorker;
+      if (worker?.running) return worker.run(sql, params);
+      const changes = this.require().inserter.run(sql, params);
+      await yieldTurn();
+      return changes;
+    };
+    /** deletes in chunks until each parameter list deleted less than a chunk; false when stopped meanwhile */
+    const drain = async (sql: string, params: readonly (readonly unknown[])[], add: (n: number) => void) => {
+      let todo = params;
+      while (todo.length > 0) {
+        if (stopped()) return false;
+        const changes = await run(sql, todo);
+        for (const n of changes) add(n);
+        todo = todo.filter((_, i) => changes[i] === chunk);
       }
+      return true;
     };
 
     const tagInts = this.require().stmts.tagInts.all() as number[];
-    let statements = 0;
-    for (const id of tagInts) {
+    for (let i = 0; i < tagInts.length; i += PRUNE_TAGS_PER_STEP) {
+      const ids = tagInts.slice(i, i + PRUNE_TAGS_PER_STEP);
       const ok =
         (await drain(
-          () => this.require().stmts.pruneRaw.run(id, rawCutoff, chunk).changes,
+          PRUNE_RAW_SQL,
+          ids.map((id) => [id, rawCutoff, chunk]),
           (n) => (result.rawDeleted += n),
         )) &&
         (await drain(
-          () => this.require().stmts.pruneRollups.run(id, longCutoff, chunk).changes,
+          PRUNE_ROLLUPS_SQL,
+          ids.map((id) => [id, longCutoff, chunk]),
           (n) => (result.rollupsDeleted += n),
         ));
       if (!ok) return result;
-      if (++statements % 200 === 0) await yieldTurn();
     }
     const ok =
-      (await drain(
-        () => this.require().stmts.pruneEvents.run(longCutoff, chunk).changes,
-        (n) => (result.eventsDeleted += n),
-      )) &&
-      (await drain(
-        () => this.require().stmts.pruneMetrics.run(longCutoff, chunk).changes,
-        (n) => (result.metricsDeleted += n),
-      ));
+      (await drain(PRUNE_EVENTS_SQL, [[longCutoff, chunk]], (n) => (result.eventsDeleted += n))) &&
+      (await drain(PRUNE_METRICS_SQL, [[longCutoff, chunk]], (n) => (result.metricsDeleted += n)));
     if (!ok) return result;
     result.complete = true;
     this.lastPruneAt = nowMs;
@@ -629,12 +712,32 @@ export class SqliteStore {
     this.pruneTimer.unref();
   }
 
-  private writeBatch(rows: readonly StoredSample[]): void {
+  private writeBatch(job: SampleBatchJob): void {
     const o = this.open;
     if (o === undefined) throw new StoreError('GL_ERR_STORE_NOT_STARTED', 'the store is not open; call start() first');
-    const { replaced } = o.inserter.write(rows);
+    const { replaced } = o.inserter.write(job);
     this.duplicatesReplaced += replaced;
     this.checkpointer?.markDirty();
+  }
+
+  /** a batch for the write worker; null when it does not run (the writer then writes on this connection) */
+  private beginBatch(job: SampleBatchJob, done: (err: unknown) => void): number | null {
+    const o = this.open;
+    const worker = this.writeWorker;
+    if (o === undefined || worker === undefined || !worker.running) return null;
+    return worker.writeSamples(job, (err, result) => {
+      if (result !== null) {
+        o.inserter.learn(result.newTags);
+        this.duplicatesReplaced += result.replaced;
+        this.checkpointer?.markDirty();
+      }
+      done(err);
+    });
+  }
+
+  /** the page cache a writing connection needs: about one page per tag a batch touches */
+  private cacheSizePragma(): string {
+    return `cache_size = ${-Math.floor((this.options.cacheSizeMiB ?? 64) * 1024)}`;
   }
 
   private require(): Open {
@@ -671,12 +774,12 @@ export class SqliteStore {
       }
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${Math.floor(this.options.busyTimeoutMs ?? 5000)}`);
-      db.pragma(`cache_size = ${-Math.floor((this.options.cacheSizeMiB ?? 64) * 1024)}`);
+      db.pragma(this.cacheSizePragma());
       db.pragma('temp_store = MEMORY');
       // a batch touches about one page per tag; checkpointing every ~40 MiB instead of every 4 MiB copies
       // a page touched by many batches to the database once, and syncs the disk a tenth as often
       db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
-      db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
       db.pragma('foreign_keys = ON');
       migrate(db, path, this.now());
       return {
@@ -722,10 +825,6 @@ export class SqliteStore {
             SELECT minute_ts AS minuteTs, payload FROM metrics_1m
             WHERE entity_type = ? AND entity_id = ? AND minute_ts >= ? AND minute_ts <= ? ORDER BY minute_ts`),
           tagInts: db.prepare('SELECT id FROM tags ORDER BY id').pluck(),
-          pruneRaw: db.prepare('DELETE FROM samples WHERE tag_id = ? AND ts < ? LIMIT ?'),
-          pruneRollups: db.prepare('DELETE FROM rollup_1m WHERE tag_id = ? AND minute_ts < ? LIMIT ?'),
-          pruneEvents: db.prepare('DELETE FROM events WHERE ts < ? LIMIT ?'),
-          pruneMetrics: db.prepare('DELETE FROM metrics_1m WHERE minute_ts < ? LIMIT ?'),
         },
       };
     } catch (err) {

@@ -210,6 +210,8 @@ export class UserStore {
       // a password change or a revoked token must survive a power cut
       db.pragma('synchronous = FULL');
       db.pragma(`busy_timeout = ${Math.floor(this.options.busyTimeoutMs ?? 5000)}`);
+      // checkpoints are the sample store's (SqliteStore): one here would copy its samples' log on the event loop
+      db.pragma('wal_autocheckpoint = 0');
       db.pragma('foreign_keys = ON');
       migrate(db, path, this.now());
       this.stmts = prepareStatements(db);

@@ -45,7 +45,7 @@ import { Backoff, type BackoffOptions } from '../backoff.js';
 import { DriverError, describeError } from '../errors.js';
 import { DriverHealth } from '../health.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
-import { TimerSet } from '../timer-set.js';
+import { type PeriodicTimer, TimerSet } from '../timer-set.js';
 import type { Driver, DriverContext, DriverStatus, Sample } from '../types.js';
 import { decodeAt } from './codec.js';
 import {
@@ -102,7 +102,7 @@ interface PollGroup {
   blocks: readonly ReadBlock[];
   refused: readonly RefusedTag[];
   running: boolean;
-  timer: NodeJS.Timeout | null;
+  timer: NodeJS.Timeout | PeriodicTimer | null;
 }
 
 interface ReadRange {

@@ -106,4 +106,24 @@ describe('TimerSet', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(ticks).toBe(3);
   });
+
+  it('an interval keeps its rate when a busy event loop makes it fire late', async () => {
+    const busy = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        // the event loop is held
+      }
+    };
+    const timers = new TimerSet(() => {});
+    let ticks = 0;
+    timers.interval(20, () => ticks++);
+    // other work holds the loop most of the time, so nearly every tick fires late
+    const blocker = setInterval(() => busy(12), 15);
+    await new Promise((r) => setTimeout(r, 1000));
+    clearInterval(blocker);
+    timers.clearAll();
+    // 50 periods; setInterval, which counts each period from its late start, gets about 33
+    expect(ticks).toBeGreaterThanOrEqual(46);
+    expect(ticks).toBeLessThanOrEqual(51);
+  });
 });

@@ -153,3 +153,141 @@ describe('SampleWriter', () => {
     w.stop();
   });
 });
+
+/** writes off the event loop: a batch is done when the test says so */
+class FakeAsyncTarget implements SampleBatchTarget {
+  batches: StoredSample[][] = [];
+  begun: { rows: StoredSample[]; done: (err: unknown) => void; handle: number }[] = [];
+  syncWrites = 0;
+  private next = 1;
+  beginBatch(rows: readonly StoredSample[], done: (err: unknown) => void): number {
+    const handle = this.next++;
+    this.begun.push({ rows: [...rows], done, handle });
+    return handle;
+  }
+  writeBatch(rows: readonly StoredSample[]): void {
+    this.syncWrites++;
+    this.batches.push([...rows]);
+  }
+  settle(handle: number): void {
+    const i = this.begun.findIndex((b) => b.handle === handle);
+    if (i >= 0) this.complete(i);
+  }
+  /** the i-th batch in flight commits, or fails with `err` */
+  complete(i = 0, err: unknown = null): void {
+    const [b] = this.begun.splice(i, 1);
+    if (!b) throw new Error('no batch in flight');
+    if (err === null) this.batches.push(b.rows);
+    b.done(err);
+  }
+  get rows(): StoredSample[] {
+    return this.batches.flat();
+  }
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('SampleWriter with a target that writes off the event loop', () => {
+  it('has one batch in flight at a time, and counts rows as written only once it committed', async () => {
+    const target = new FakeAsyncTarget();
+    const w = new SampleWriter(target, { batchMaxRows: 100, batchMaxDelayMs: 60_000, log: log() });
+    w.start();
+    w.write(rows(250));
+    await turn();
+    expect(target.begun.map((b) => b.rows.length)).toEqual([100]);
+    await turn();
+    await turn();
+    // nothing more while the first is on its way
+    expect(target.begun).toHaveLength(1);
+    expect(w.stats()).toMatchObject({ samplesWritten: 0, pendingRows: 250 });
+    target.complete();
+    expect(w.stats()).toMatchObject({ samplesWritten: 100, pendingRows: 150, batchesWritten: 1 });
+    // the rest of a backlog follows at once
+    await turn();
+    expect(target.begun.map((b) => b.rows.length)).toEqual([100]);
+    target.complete();
+    await turn();
+    target.complete();
+    expect(target.rows.map((r) => r.ts)).toEqual(rows(250).map((r) => r.ts));
+    expect(target.syncWrites).toBe(0);
+    w.stop();
+  });
+
+  it('lets rows that arrive during a batch wait for the delay, so batches stay large', async () => {
+    vi.useFakeTimers();
+    const target = new FakeAsyncTarget();
+    const w = new SampleWriter(target, { batchMaxRows: 1000, batchMaxDelayMs: 200, log: log() });
+    w.start();
+    w.write(rows(10));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(target.begun.map((b) => b.rows.length)).toEqual([10]);
+    await vi.advanceTimersByTimeAsync(50);
+    w.write(rows(5, 10));
+    await vi.advanceTimersByTimeAsync(10);
+    target.complete();
+    // the 5 arrived at 250 ms: their batch goes at 450 ms, not when the first one is done
+    await vi.advanceTimersByTimeAsync(189);
+    expect(target.begun).toHaveLength(0);
+    w.write(rows(5, 15));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(target.begun.map((b) => b.rows.length)).toEqual([10]);
+    target.complete();
+    expect(w.stats()).toMatchObject({ samplesWritten: 20, pendingRows: 0 });
+    w.stop();
+  });
+
+  it('keeps the rows of a failed batch and retries them after the delay', async () => {
+    vi.useFakeTimers();
+    const target = new FakeAsyncTarget();
+    const l = log();
+    const w = new SampleWriter(target, { batchMaxRows: 100, batchMaxDelayMs: 100, log: l });
+    w.start();
+    w.write(rows(30));
+    await vi.advanceTimersByTimeAsync(100);
+    target.complete(0, new Error('SQLITE_BUSY: database is locked'));
+    expect(w.stats()).toMatchObject({
+      writeErrors: 1,
+      pendingRows: 30,
+      samplesWritten: 0,
+      lastError: 'SQLITE_BUSY: database is locked',
+    });
+    expect(l.error).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(target.begun).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(target.begun.map((b) => b.rows.length)).toEqual([30]);
+    target.complete();
+    expect(w.stats()).toMatchObject({ samplesWritten: 30, pendingRows: 0, lastError: null, dropped: 0 });
+    w.stop();
+  });
+
+  it('stop() and flushOne() wait for the batch in flight, then write on their own turn', async () => {
+    const target = new FakeAsyncTarget();
+    const w = new SampleWriter(target, { batchMaxRows: 100, batchMaxDelayMs: 60_000, log: log() });
+    w.start();
+    w.write(rows(250));
+    await turn();
+    expect(w.flushOne()).toBe(true);
+    expect(w.stats()).toMatchObject({ samplesWritten: 200, pendingRows: 50 });
+    await turn();
+    expect(target.begun).toHaveLength(1);
+    w.stop();
+    expect(w.stats()).toMatchObject({ samplesWritten: 250, pendingRows: 0, dropped: 0 });
+    expect(target.rows.map((r) => r.ts)).toEqual(rows(250).map((r) => r.ts));
+  });
+
+  it('at its cap drops the oldest rows that are not being written', async () => {
+    const target = new FakeAsyncTarget();
+    const w = new SampleWriter(target, { batchMaxRows: 10, batchMaxDelayMs: 60_000, maxPendingRows: 30, log: log() });
+    w.start();
+    w.write(rows(10));
+    await turn();
+    expect(target.begun).toHaveLength(1);
+    w.write(rows(40, 10));
+    expect(w.stats()).toMatchObject({ pendingRows: 30, dropped: 20 });
+    target.complete();
+    w.stop();
+    // the batch in flight, then the newest 20
+    expect(target.rows.map((r) => r.ts)).toEqual([...rows(10).map((r) => r.ts), ...rows(20, 30).map((r) => r.ts)]);
+  });
+});

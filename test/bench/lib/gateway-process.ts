@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { HealthReport } from '../../../gateway/server/ports.js';
-import type { GatewayReady, GatewayRunnerConfig } from './gateway-runner.js';
+import type { GatewayMemory, GatewayReady, GatewayRunnerConfig } from './gateway-runner.js';
 
 const RUNNER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'gateway-runner.ts');
 
@@ -23,6 +23,8 @@ export interface GatewayProcess {
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL: no stop, no flush */
   kill(): Promise<void>;
+  /** the gateway's memory as it sees it */
+  memory(): Promise<GatewayMemory>;
 }
 
 export async function startGatewayProcess(
@@ -74,6 +76,22 @@ export async function startGatewayProcess(
       if (gone()) return;
       child.kill('SIGKILL');
       await exited;
+    },
+    memory() {
+      return new Promise<GatewayMemory>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.off('message', onMessage);
+          reject(new Error('the gateway did not report its memory within 10 s'));
+        }, 10_000);
+        const onMessage = (msg: { type?: string }) => {
+          if (msg?.type !== 'memory') return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(msg as GatewayMemory);
+        };
+        child.on('message', onMessage);
+        child.send({ type: 'memory' });
+      });
     },
   };
 }

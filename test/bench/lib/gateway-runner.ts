@@ -7,10 +7,12 @@
  *
  * Reports `{ type: 'ready', url }` over IPC when started from a parent with an
  * IPC channel, and always as one JSON line on standard output. SIGTERM (or the
- * parent's `{ type: 'stop' }`) stops it in order and exits 0.
+ * parent's `{ type: 'stop' }`) stops it in order and exits 0. The parent's
+ * `{ type: 'memory' }` is answered with a GatewayMemory.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { PlantConfig, type PlantConfigInput } from '../../../config/schema.js';
 import { createLogger, startGateway } from '../../../gateway/main.js';
 
@@ -22,6 +24,18 @@ export interface GatewayRunnerConfig {
   readonly logLevel?: string;
   /** a cheaper password hash (tests that sign in often); default: production cost */
   readonly fastAuth?: boolean;
+}
+
+/** Where the main thread's memory is, MB (worker threads and SQLite's caches count in rss only). */
+export interface GatewayMemory {
+  readonly type: 'memory';
+  readonly rssMB: number;
+  readonly heapUsedMB: number;
+  readonly heapTotalMB: number;
+  readonly externalMB: number;
+  readonly arrayBuffersMB: number;
+  /** V8 heap spaces in use, MB */
+  readonly spaces: Record<string, number>;
 }
 
 export interface GatewayReady {
@@ -63,10 +77,27 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop());
   process.on('message', (msg: { type?: string }) => {
     if (msg?.type === 'stop') void stop();
+    if (msg?.type === 'memory') process.send?.(memory());
   });
   const ready: GatewayReady = { type: 'ready', url: gateway.url, pid: process.pid };
   process.send?.(ready);
   process.stdout.write(`${JSON.stringify(ready)}\n`);
+}
+
+function memory(): GatewayMemory {
+  const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+  const m = process.memoryUsage();
+  const spaces: Record<string, number> = {};
+  for (const s of v8.getHeapSpaceStatistics()) spaces[s.space_name] = mb(s.space_used_size);
+  return {
+    type: 'memory',
+    rssMB: mb(m.rss),
+    heapUsedMB: mb(m.heapUsed),
+    heapTotalMB: mb(m.heapTotal),
+    externalMB: mb(m.external),
+    arrayBuffersMB: mb(m.arrayBuffers),
+    spaces,
+  };
 }
 
 main().catch((err) => {

@@ -49,6 +49,8 @@ export interface BadModbusServerOptions {
   maxRegistersPerRead?: number;
   /** an exception code for a request, or undefined to serve it normally */
   exception?: (fc: number, start: number, count: number, unitId: number) => number | undefined;
+  /** called before a read (FC 1–4) is answered, e.g. to move the values it reads */
+  onRead?: (fc: number, start: number, count: number, unitId: number) => void;
   mode?: Misbehaviour;
   /** delay of `late` answers, ms (default 1000) */
   lateMs?: number;
@@ -64,6 +66,7 @@ export class BadModbusServer {
   lateMs: number;
   closeAfterAnswers: number | undefined;
   exception: BadModbusServerOptions['exception'];
+  onRead: BadModbusServerOptions['onRead'];
   readonly holdingRegisters: Uint16Array;
   readonly inputRegisters: Uint16Array;
   readonly coils: Uint8Array;
@@ -85,6 +88,7 @@ export class BadModbusServer {
     this.lateMs = options.lateMs ?? 1000;
     this.closeAfterAnswers = options.closeAfterAnswers;
     this.exception = options.exception;
+    this.onRead = options.onRead;
     this.holdingRegisters = registers(options.holdingRegisters ?? 0);
     this.inputRegisters = registers(options.inputRegisters ?? 0);
     this.coils = new Uint8Array(options.coils ?? 0);
@@ -220,6 +224,7 @@ export class BadModbusServer {
   private reply(tid: number, unitId: number, fc: number, start: number, count: number): Buffer {
     const forced = this.exception?.(fc, start, count, unitId);
     if (forced !== undefined) return exceptionFrame(tid, unitId, fc, forced);
+    if (fc >= 1 && fc <= 4) this.onRead?.(fc, start, count, unitId);
     switch (fc) {
       case 1:
       case 2: {
