@@ -6,8 +6,7 @@
  * comment, the audit trail and its CSV show who and why, and a viewer gets
  * no button and a 403 when posting directly.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -17,34 +16,12 @@ import { startDemo } from '../../gateway/demo.js';
 import type { AlarmAuditResponse, AlarmDetailResponse } from '../../gateway/server/contract.js';
 import { type SignedIn, signIn, signInBrowser } from './sign-in.js';
 import { SCREENSHOTS_DIR } from './artifacts.js';
+import { ensureDashboardBuilt } from './dashboard-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const dashboardDir = join(root, 'dist', 'dashboard');
 const screenshots = SCREENSHOTS_DIR;
 const ALARM = 'imm1-barrel-high';
 const COMMENT = 'Heater band 3 checked, cooling fan restarted';
-
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
-/** builds the dashboard when it is missing or older than its sources */
-function ensureDashboardBuilt(): void {
-  const index = join(dashboardDir, 'index.html');
-  const sources = Math.max(
-    newest(join(root, 'dashboard')),
-    newest(join(root, 'gateway', 'server', 'contract.ts')),
-    newest(join(root, 'gateway', 'server', 'alarms', 'alarm-contract.ts')),
-  );
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'dashboard/vite.config.ts'],
-    { cwd: root, stdio: 'pipe' },
-  );
-}
 
 describe('dashboard: alarms', () => {
   let demo: DemoRun;

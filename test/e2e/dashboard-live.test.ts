@@ -2,11 +2,9 @@
  * The live tags page in a real browser against the real server, fed by an
  * in-memory live source.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlantConfig } from '../../config/schema.js';
@@ -18,32 +16,12 @@ import { createServer, type GreenlineServer } from '../../gateway/server/server.
 import { UserStore } from '../../gateway/store/user-store.js';
 import { signInBrowser } from './sign-in.js';
 import { SCREENSHOTS_DIR } from './artifacts.js';
+import { DASHBOARD_DIR, ensureDashboardBuilt } from './dashboard-build.js';
 
-const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const dashboardDir = join(repo, 'dist', 'dashboard');
+const dashboardDir = DASHBOARD_DIR;
 const artifacts = SCREENSHOTS_DIR;
 
 /** newest modification time under a folder */
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
-/** builds the dashboard when it is missing or older than its sources */
-function ensureDashboardBuilt(): void {
-  const index = join(dashboardDir, 'index.html');
-  const sources = Math.max(newest(join(repo, 'dashboard')), newest(join(repo, 'gateway', 'server', 'contract.ts')));
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(
-    process.execPath,
-    [join(repo, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'dashboard/vite.config.ts'],
-    {
-      cwd: repo,
-      stdio: 'pipe',
-    },
-  );
-}
 
 const config = PlantConfig.parse({
   site: { id: 'works', name: 'Kwun Tong Microfactory', timezone: 'Asia/Hong_Kong' },

@@ -4,8 +4,7 @@
  * REST API gives, machines change colour when the simulator stops them, the
  * window choice and the language stick, and the live tags page is one tap away.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -15,29 +14,12 @@ import { startDemo } from '../../gateway/demo.js';
 import { DEMO_VIEWER, signInBrowser } from './sign-in.js';
 import type { MetricsOverview } from '../../gateway/server/contract.js';
 import { SCREENSHOTS_DIR } from './artifacts.js';
+import { ensureDashboardBuilt } from './dashboard-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const dashboardDir = join(root, 'dist', 'dashboard');
 const screenshots = SCREENSHOTS_DIR;
 
 /** newest modification time under a folder */
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
-/** builds the dashboard when it is missing or older than its sources */
-function ensureDashboardBuilt(): void {
-  const index = join(dashboardDir, 'index.html');
-  const sources = Math.max(newest(join(root, 'dashboard')), newest(join(root, 'gateway', 'server', 'contract.ts')));
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'dashboard/vite.config.ts'],
-    { cwd: root, stdio: 'pipe' },
-  );
-}
 
 /** "85.3%" → 0.853; "—" → null */
 function parsePercent(text: string | null): number | null {

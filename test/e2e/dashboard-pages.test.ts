@@ -5,8 +5,7 @@
  * the same range, the CSV links download files an auditor can open, and the
  * health page lists every device and marks one that stops answering.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -20,28 +19,10 @@ import type {
   PlantView,
 } from '../../gateway/server/contract.js';
 import { SCREENSHOTS_DIR } from './artifacts.js';
+import { ensureDashboardBuilt } from './dashboard-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const dashboardDir = join(root, 'dist', 'dashboard');
 const screenshots = SCREENSHOTS_DIR;
-
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
-/** builds the dashboard when it is missing or older than its sources */
-function ensureDashboardBuilt(): void {
-  const index = join(dashboardDir, 'index.html');
-  const sources = Math.max(newest(join(root, 'dashboard')), newest(join(root, 'gateway', 'server', 'contract.ts')));
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'dashboard/vite.config.ts'],
-    { cwd: root, stdio: 'pipe' },
-  );
-}
 
 /** "1,234.5" → 1234.5 */
 function parseNumber(text: string | null): number {

@@ -8,8 +8,7 @@
  * changes their own password; an operator's language follows them to
  * another tablet while a viewer there keeps the tablet's English.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -19,29 +18,11 @@ import type { DemoRun } from '../../gateway/demo.js';
 import { startDemo } from '../../gateway/demo.js';
 import type { Me, PlantView, UsersResponse } from '../../gateway/server/contract.js';
 import { type SignedIn, signIn } from './sign-in.js';
+import { ensureDashboardBuilt } from './dashboard-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const dashboardDir = join(root, 'dist', 'dashboard');
 /** pictures for people to look at; artifacts/ is not part of the repository */
 const screenshots = join(root, 'artifacts', 'screenshots');
-
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
-/** builds the dashboard when it is missing or older than its sources */
-function ensureDashboardBuilt(): void {
-  const index = join(dashboardDir, 'index.html');
-  const sources = Math.max(newest(join(root, 'dashboard')), newest(join(root, 'gateway', 'server', 'contract.ts')));
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'dashboard/vite.config.ts'],
-    { cwd: root, stdio: 'pipe' },
-  );
-}
 
 const NEW_USER = 'mei.ling';
 const NEW_PASSWORD = 'night shift 2025';

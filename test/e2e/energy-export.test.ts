@@ -8,8 +8,7 @@
  * same range up to the last stored minute. A viewer gets no usable download
  * on the page, and the gateway refuses the same export to a viewer with 403.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -20,9 +19,9 @@ import { startDemo } from '../../gateway/demo.js';
 import type { MetricsOverview, PlantView } from '../../gateway/server/contract.js';
 import { SCREENSHOTS_DIR, screenshotsDir } from './artifacts.js';
 import { type SignedIn, signIn, signInBrowser } from './sign-in.js';
+import { ensureDashboardBuilt } from './dashboard-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const dashboardDir = join(root, 'dist', 'dashboard');
 const MINUTE_MS = 60_000;
 
 /** the columns of energy.csv with location- and market-based factors (gateway/server/README.md) */
@@ -50,24 +49,6 @@ const HEADER = [
     `${m}_kg_co2e_per_unit`,
   ]),
 ];
-
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
-/** builds the dashboard when it is missing or older than its sources */
-function ensureDashboardBuilt(): void {
-  const index = join(dashboardDir, 'index.html');
-  const sources = Math.max(newest(join(root, 'dashboard')), newest(join(root, 'gateway', 'server', 'contract.ts')));
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'dashboard/vite.config.ts'],
-    { cwd: root, stdio: 'pipe' },
-  );
-}
 
 /** RFC 4180: comma-separated, CRLF line ends, quoted cells with doubled quotes */
 function parseCsv(text: string): string[][] {

@@ -8,8 +8,7 @@
  * scrolling and log no error. The full-page PNGs go to artifacts/screenshots/
  * as pages-<page>-<language>-<width>x<height>.png.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
@@ -22,33 +21,15 @@ import { startDemo } from '../../gateway/demo.js';
 import type { LiveResponse, Me, PlantView } from '../../gateway/server/contract.js';
 import { screenshotsDir } from './artifacts.js';
 import { type SignedIn, signIn, signInBrowser } from './sign-in.js';
+import { ensureDashboardBuilt } from './dashboard-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const dashboardDir = join(root, 'dist', 'dashboard');
 const VIEWPORTS = [
   { width: 1280, height: 800 },
   { width: 1024, height: 768 },
 ] as const;
 /** Chinese characters: a page title in the wrong language fails */
 const CJK = /[\u3400-\u9fff]/;
-
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
-/** builds the dashboard when it is missing or older than its sources */
-function ensureDashboardBuilt(): void {
-  const index = join(dashboardDir, 'index.html');
-  const sources = Math.max(newest(join(root, 'dashboard')), newest(join(root, 'gateway', 'server', 'contract.ts')));
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'dashboard/vite.config.ts'],
-    { cwd: root, stdio: 'pipe' },
-  );
-}
 
 /** what a page says while its data is on the way, in one language: none of it may be left in a picture */
 function loadingTexts(lang: Lang): string[] {
