@@ -653,14 +653,18 @@ export const Store = z
       .describe(
         'samples per store transaction at most; a transaction costs about one page write per tag it touches, so it should hold several samples per tag',
       ),
-    batchMaxDelayMs: int(1, 60_000).default(200).describe('longest a sample waits in memory for its transaction'),
+    batchMaxDelayMs: int(1, 60_000)
+      .default(500)
+      .describe(
+        'longest a sample waits in memory for its transaction (live values do not wait for it); longer means fewer page writes',
+      ),
   })
   .default({
     path: 'data/greenline.db',
     rawRetentionDays: 30,
     rollupRetentionDays: 730,
     batchMaxRows: 50_000,
-    batchMaxDelayMs: 200,
+    batchMaxDelayMs: 500,
   });
 
 export const InfluxSink = z.strictObject({

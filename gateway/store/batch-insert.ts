@@ -83,7 +83,7 @@ function createSampleBatchExecutor(db) {
   const upsertRollups = prepareSizes(
     'INSERT INTO rollup_1m (tag_id, minute_ts, min_value, max_value, avg_value, last_value, last_ts, sample_count, good_count)',
     ROLLUP_COLUMNS,
-    \`ON CONFLICT (tag_id, minute_ts) DO UPDATE SET
+    \`ON CONFLICT (minute_ts, tag_id) DO UPDATE SET
       min_value = CASE WHEN excluded.min_value IS NULL THEN min_value WHEN min_value IS NULL THEN excluded.min_value
                        ELSE min(min_value, excluded.min_value) END,
       max_value = CASE WHEN excluded.max_value IS NULL THEN max_value WHEN max_value IS NULL THEN excluded.max_value

@@ -60,7 +60,7 @@ export class HistoryReader {
     this.rollupBuckets = db.prepare(`
       SELECT CAST((minute_ts - ?) / ? AS INTEGER) AS b,
              sum(avg_value * good_count) / sum(good_count) AS avg, sum(good_count) AS good
-      FROM rollup_1m WHERE tag_id = ? AND minute_ts >= ? AND minute_ts <= ?
+      FROM rollup_1m INDEXED BY rollup_1m_tag WHERE tag_id = ? AND minute_ts >= ? AND minute_ts <= ?
       GROUP BY b ORDER BY b`);
   }
 

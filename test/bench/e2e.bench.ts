@@ -1,6 +1,7 @@
 /**
- * The whole gateway end to end: startGateway in a child process on a
- * generated plant of 100 simulated Modbus TCP devices × 100 tags (the raw
+ * The whole gateway end to end: startGateway, compiled (dist/, built first
+ * when older than its sources) and run by plain node as deployed, in a child
+ * process on a generated plant of 100 simulated Modbus TCP devices × 100 tags (the raw
  * servers of the Modbus benchmark, in this process), polled at 1 s and at
  * 100 ms; every sample goes through the pipeline into the SQLite store, the
  * metrics, the alarms and the live hub.
@@ -30,9 +31,8 @@
  *   dashboard's live connection does) for `--client-seconds`: the gateway's
  *   RSS and CPU with them, messages and bytes per second they receive.
  *
- * History: a new store costs less per sample than one that has run for a
- * while (each tag's minute rollups fill pages of their own after about an
- * hour, and every batch then rewrites one more page per tag).
+ * History: a store that has run for a while holds more pages than its cache,
+ * and its indexes are deeper than a new one's.
  * `--history-minutes N` starts the gateway on a store that already holds N
  * minutes of every tag (one sample per tag and minute, and its rollup), as
  * after N minutes of running.
@@ -54,13 +54,13 @@ import { BadModbusServer } from '../integration/peers/bad-modbus-server.js';
 import {
   deviceTotals,
   type GatewayHealth,
+  type GatewayMemory,
   health,
   openLive,
   signInCookie,
   startGatewayProcess,
 } from './lib/gateway-process.js';
 import { BENCH_USER, benchPlant, PROBE_REGISTER, PROBE_TAG } from './lib/gateway-plant.js';
-import type { GatewayMemory } from './lib/gateway-runner.js';
 import { benchTags, COILS, holdingRegisters, INPUT_REGISTERS } from './lib/modbus-plant.js';
 import { RESULTS_DIR, writeResults } from './lib/results.js';
 import { UsageSampler } from './lib/sampler.js';
@@ -272,12 +272,14 @@ async function runScenario(
       plant: benchPlant(ports, { storePath: path.join(dir, 'greenline.db'), intervalMs: s.intervalMs }),
       dataDir: dir,
     },
-    PROFILE
-      ? {
-          // one file per thread (main, module loader, checkpoint worker): the default names keep them apart
-          nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS_DIR, 'profiles', `e2e-${s.name}`)}`],
-        }
-      : {},
+    {
+      // the compiled gateway, as deployed
+      from: 'build',
+      // one file per thread (main, store write worker, checkpoint worker): the default names keep them apart
+      ...(PROFILE
+        ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS_DIR, 'profiles', `e2e-${s.name}`)}`] }
+        : {}),
+    },
   );
   const clients: WebSocket[] = [];
   probe.pollMs = s.intervalMs;
@@ -460,7 +462,9 @@ async function main(): Promise<void> {
       memories.push(
         `gateway-${s.name}: rss ${m.rssMB} MB = V8 heap ${m.heapTotalMB} (in use ${m.heapUsedMB}: old ${m.spaces.old_space ?? 0}, ` +
           `new ${m.spaces.new_space ?? 0}, code ${m.spaces.code_space ?? 0}), external ${m.externalMB} ` +
-          `(array buffers ${m.arrayBuffersMB}), the rest native (worker threads, SQLite page caches, libuv, code)`,
+          `(array buffers ${m.arrayBuffersMB}), the rest native (worker threads, SQLite page caches, libuv, code); ` +
+          `since the start ${m.gc.minor} young collections (${Math.round(m.gc.minorMs)} ms) and ` +
+          `${m.gc.major} full ones (${Math.round(m.gc.majorMs)} ms)`,
       );
       console.log(
         `${Math.round(r.row.storedPerSec).toLocaleString('en-US')} samples/s stored, ${r.row.cpuPercent.toFixed(0)} % CPU`,

@@ -16,7 +16,7 @@ import { startDemo } from '../../gateway/demo.js';
 import type { AlarmAuditResponse, AlarmDetailResponse } from '../../gateway/server/contract.js';
 import { type SignedIn, signIn, signInBrowser } from './sign-in.js';
 import { SCREENSHOTS_DIR } from './artifacts.js';
-import { ensureDashboardBuilt } from './dashboard-build.js';
+import { ensureDashboardBuilt } from '../lib/fresh-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const screenshots = SCREENSHOTS_DIR;

@@ -16,7 +16,7 @@ import { createServer, type GreenlineServer } from '../../gateway/server/server.
 import { UserStore } from '../../gateway/store/user-store.js';
 import { signInBrowser } from './sign-in.js';
 import { SCREENSHOTS_DIR } from './artifacts.js';
-import { DASHBOARD_DIR, ensureDashboardBuilt } from './dashboard-build.js';
+import { DASHBOARD_DIR, ensureDashboardBuilt } from '../lib/fresh-build.js';
 
 const dashboardDir = DASHBOARD_DIR;
 const artifacts = SCREENSHOTS_DIR;

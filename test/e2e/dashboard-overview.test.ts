@@ -14,7 +14,7 @@ import { startDemo } from '../../gateway/demo.js';
 import { DEMO_VIEWER, signInBrowser } from './sign-in.js';
 import type { MetricsOverview } from '../../gateway/server/contract.js';
 import { SCREENSHOTS_DIR } from './artifacts.js';
-import { ensureDashboardBuilt } from './dashboard-build.js';
+import { ensureDashboardBuilt } from '../lib/fresh-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const screenshots = SCREENSHOTS_DIR;

@@ -19,7 +19,7 @@ import type {
   PlantView,
 } from '../../gateway/server/contract.js';
 import { SCREENSHOTS_DIR } from './artifacts.js';
-import { ensureDashboardBuilt } from './dashboard-build.js';
+import { ensureDashboardBuilt } from '../lib/fresh-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const screenshots = SCREENSHOTS_DIR;

@@ -19,7 +19,7 @@ import {
 import type { HealthReport } from '../../gateway/server/ports.js';
 import { UserStore } from '../../gateway/store/user-store.js';
 import { SCREENSHOTS_DIR } from './artifacts.js';
-import { DASHBOARD_DIR, ensureDashboardBuilt } from './dashboard-build.js';
+import { DASHBOARD_DIR, ensureDashboardBuilt } from '../lib/fresh-build.js';
 
 const dashboardDir = DASHBOARD_DIR;
 const artifacts = SCREENSHOTS_DIR;

@@ -18,7 +18,7 @@ import type { DemoRun } from '../../gateway/demo.js';
 import { startDemo } from '../../gateway/demo.js';
 import type { Me, PlantView, UsersResponse } from '../../gateway/server/contract.js';
 import { type SignedIn, signIn } from './sign-in.js';
-import { ensureDashboardBuilt } from './dashboard-build.js';
+import { ensureDashboardBuilt } from '../lib/fresh-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
 /** pictures for people to look at; artifacts/ is not part of the repository */

@@ -19,7 +19,7 @@ import { startDemo } from '../../gateway/demo.js';
 import type { MetricsOverview, PlantView } from '../../gateway/server/contract.js';
 import { SCREENSHOTS_DIR, screenshotsDir } from './artifacts.js';
 import { type SignedIn, signIn, signInBrowser } from './sign-in.js';
-import { ensureDashboardBuilt } from './dashboard-build.js';
+import { ensureDashboardBuilt } from '../lib/fresh-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const MINUTE_MS = 60_000;

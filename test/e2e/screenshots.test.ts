@@ -21,7 +21,7 @@ import { startDemo } from '../../gateway/demo.js';
 import type { LiveResponse, Me, PlantView } from '../../gateway/server/contract.js';
 import { screenshotsDir } from './artifacts.js';
 import { type SignedIn, signIn, signInBrowser } from './sign-in.js';
-import { ensureDashboardBuilt } from './dashboard-build.js';
+import { ensureDashboardBuilt } from '../lib/fresh-build.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const VIEWPORTS = [

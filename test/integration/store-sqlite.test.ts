@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import type { HealthReport, HistorySource } from '../../gateway/server/ports.js';
+import { migrate } from '../../gateway/store/migrations.js';
 import {
   LATEST_VERSION,
+  MIGRATIONS,
   SqliteStore,
   type SqliteStoreOptions,
   StoreError,
@@ -121,6 +123,85 @@ describe('SqliteStore schema', () => {
     expect((err as Error).message).toMatch(
       new RegExp(`schema version ${LATEST_VERSION + 1}.*newer greenline.*store\\.path`),
     );
+  });
+
+  it('upgrades a version 4 store: its minute rollups keep their values, keyed (minute, tag), and go on merging', async () => {
+    const path = join(dir, 'v4.db');
+    const old = new Database(path);
+    migrate(
+      old,
+      path,
+      T0,
+      MIGRATIONS.filter((m) => m.version <= 4),
+    );
+    old.prepare("INSERT INTO tags (id, tag) VALUES (1, 'press.temp'), (2, 'press.rate')").run();
+    const put = old.prepare(`INSERT INTO rollup_1m (tag_id, minute_ts, min_value, max_value, avg_value, last_value,
+      last_ts, sample_count, good_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    for (let i = 0; i < 3; i++) {
+      put.run(1, T0 + i * MINUTE, 10 + i, 20 + i, 15 + i, 12 + i, T0 + i * MINUTE + 59_000, 60, 60);
+      put.run(2, T0 + i * MINUTE, null, null, null, null, null, 60, 0);
+    }
+    old.close();
+
+    const s = await started({ path });
+    expect(s.rollups('press.temp', T0, T0 + 2 * MINUTE)).toEqual([
+      { minuteTs: T0, min: 10, max: 20, avg: 15, last: 12, lastTs: T0 + 59_000, count: 60, goodCount: 60 },
+      {
+        minuteTs: T0 + MINUTE,
+        min: 11,
+        max: 21,
+        avg: 16,
+        last: 13,
+        lastTs: T0 + MINUTE + 59_000,
+        count: 60,
+        goodCount: 60,
+      },
+      {
+        minuteTs: T0 + 2 * MINUTE,
+        min: 12,
+        max: 22,
+        avg: 17,
+        last: 14,
+        lastTs: T0 + 2 * MINUTE + 59_000,
+        count: 60,
+        goodCount: 60,
+      },
+    ]);
+    expect(s.rollups('press.rate', T0, T0 + 2 * MINUTE).map((r) => [r.count, r.goodCount, r.avg])).toEqual([
+      [60, 0, null],
+      [60, 0, null],
+      [60, 0, null],
+    ]);
+    // a late sample of an upgraded minute merges into it
+    writeNow(s, [{ tagId: 'press.temp', ts: T0 + 2 * MINUTE + 59_500, value: 50, quality: 'good' }]);
+    expect(s.rollups('press.temp', T0 + 2 * MINUTE, T0 + 2 * MINUTE)).toEqual([
+      {
+        minuteTs: T0 + 2 * MINUTE,
+        min: 12,
+        max: 50,
+        avg: (17 * 60 + 50) / 61,
+        last: 50,
+        lastTs: T0 + 2 * MINUTE + 59_500,
+        count: 61,
+        goodCount: 61,
+      },
+    ]);
+    await s.stop();
+
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get()).toBe(LATEST_VERSION);
+      // the table's key leads with the minute; a tag's range goes through its own index
+      const pk = db.prepare("SELECT name FROM pragma_index_list('rollup_1m') WHERE origin = 'pk'").pluck().get();
+      const key = db.prepare('SELECT name FROM pragma_index_xinfo(?) WHERE key = 1 ORDER BY seqno').pluck().all(pk);
+      expect(key).toEqual(['minute_ts', 'tag_id']);
+      // the store reads a tag's range INDEXED BY it (the planner may prefer the key on a short range)
+      const tagIndex = db.prepare("SELECT name FROM pragma_index_info('rollup_1m_tag') ORDER BY seqno").pluck().all();
+      expect(tagIndex).toEqual(['tag_id', 'minute_ts']);
+      expect(db.prepare('SELECT count(*) FROM rollup_1m').pluck().get()).toBe(6);
+    } finally {
+      db.close();
+    }
   });
 
   it('reports a file that is not a database with GL_ERR_STORE_OPEN', async () => {

@@ -1,5 +1,5 @@
 /**
- * Starting the gateway in a child process (gateway-runner.ts) from a
+ * Starting the gateway in a child process (gateway-runner.mjs) from a
  * benchmark or a test, and talking to it as a client would: sign-in, health,
  * the live socket.
  */
@@ -8,10 +8,42 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import type { PlantConfigInput } from '../../../config/schema.js';
 import type { HealthReport } from '../../../gateway/server/ports.js';
-import type { GatewayMemory, GatewayReady, GatewayRunnerConfig } from './gateway-runner.js';
+import { ensureGatewayBuilt } from '../../lib/fresh-build.js';
 
-const RUNNER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'gateway-runner.ts');
+const RUNNER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'gateway-runner.mjs');
+
+/** what gateway-runner.mjs reads from its JSON file */
+export interface GatewayRunnerConfig {
+  readonly plant: PlantConfigInput;
+  /** folder for the OPC UA certificates and the stand-in dashboard */
+  readonly dataDir: string;
+  /** pino level of the gateway's log (standard error); default 'warn' */
+  readonly logLevel?: string;
+  /** a cheaper password hash (tests that sign in often); default: production cost */
+  readonly fastAuth?: boolean;
+}
+
+/** Where the main thread's memory is, MB (worker threads and SQLite's caches count in rss only). */
+export interface GatewayMemory {
+  readonly type: 'memory';
+  readonly rssMB: number;
+  readonly heapUsedMB: number;
+  readonly heapTotalMB: number;
+  readonly externalMB: number;
+  readonly arrayBuffersMB: number;
+  /** V8 heap spaces in use, MB */
+  readonly spaces: Record<string, number>;
+  /** the main thread's garbage collections since the start: counts, and pause time in ms (major includes incremental marking steps) */
+  readonly gc: { readonly minor: number; readonly minorMs: number; readonly major: number; readonly majorMs: number };
+}
+
+export interface GatewayReady {
+  readonly type: 'ready';
+  readonly url: string;
+  readonly pid: number;
+}
 
 export interface GatewayProcess {
   readonly child: ChildProcess;
@@ -29,11 +61,23 @@ export interface GatewayProcess {
 
 export async function startGatewayProcess(
   config: GatewayRunnerConfig,
-  options: { startTimeoutMs?: number; nodeArgs?: readonly string[] } = {},
+  options: {
+    startTimeoutMs?: number;
+    nodeArgs?: readonly string[];
+    /**
+     * `sources` (default): the TypeScript sources through tsx; `build`: the
+     * compiled gateway in dist/, built first when older than its sources, in
+     * a process without a loader (what a benchmark should measure)
+     */
+    from?: 'sources' | 'build';
+  } = {},
 ): Promise<GatewayProcess> {
+  const from = options.from ?? 'sources';
+  if (from === 'build') ensureGatewayBuilt();
   const file = path.join(config.dataDir, `runner-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', RUNNER, file], {
+  const loader = from === 'sources' ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, RUNNER, file, from], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';
