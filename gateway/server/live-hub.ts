@@ -2,12 +2,18 @@
  * The live hub: pushes tag values to dashboards over WebSocket.
  *
  * Every client gets at most `liveMaxHz` messages a second. Between two
- * flushes, changes are coalesced into a per-client map holding only the
- * latest value per tag, so a client's memory is bounded by the number of
- * tags it subscribed to, however fast values change. A client that does not
- * read (its socket buffer above `slowClientBytes`) is skipped for that flush
- * and catches up with the latest values once it drains; nothing else is
- * queued for it. Skips are counted.
+ * flushes, changes are coalesced: a delta holds only the latest value per
+ * tag, read from one journal shared by every client (live-journal.ts), so
+ * memory is bounded by the number of tags, however fast values change and
+ * however many clients follow them. A client that does not read (its socket
+ * buffer above `slowClientBytes`) is skipped for that flush and catches up
+ * with the latest values once it drains; nothing else is queued for it.
+ * Skips are counted.
+ *
+ * A client that has been quiet for an interval is sent a change at once;
+ * otherwise its flushes fall on a grid of intervals shared by all clients,
+ * so clients that follow every tag are served the same delta at the same
+ * moment, encoded once.
  *
  * Alarm messages are not rate limited: a client that follows alarms gets
  * each change at once (alarms/live-alarms.ts), held back as the latest per alarm
@@ -34,6 +40,7 @@ import {
 } from './contract.js';
 import { zodIssues } from './http-errors.js';
 import { LiveAlarmFeed, type LiveAlarmFeedOptions } from './alarms/live-alarms.js';
+import { LiveJournal } from './live-journal.js';
 import type { PlantIndex } from './plant-index.js';
 import type { LiveSource, ServerDeps } from './ports.js';
 
@@ -75,6 +82,12 @@ export interface LiveHubOptions {
 
 export const LIVE_HUB_DEFAULTS = { slowClientBytes: 1024 * 1024, pingIntervalMs: 15_000 } as const;
 
+/** changes the shared journal holds at most: this many per configured tag, and at least JOURNAL_MIN_LENGTH */
+const JOURNAL_TAG_FACTOR = 8;
+const JOURNAL_MIN_LENGTH = 100_000;
+/** a due time this close to a grid point (in intervals) is on it: timers and float sums are not exact */
+const GRID_EPSILON = 1e-6;
+
 const idList = z.array(z.string().min(1).max(128)).max(100_000);
 const selection = {
   tags: z.union([z.literal('*'), idList]).optional(),
@@ -101,9 +114,10 @@ interface Client {
   /** subscribed to every tag, including ones that appear later */
   all: boolean;
   readonly tags: Set<string>;
-  /** latest value per tag not yet sent */
-  readonly pending: Map<string, LiveValue>;
+  /** journal position up to which it has been sent the changes of its tags */
+  from: number;
   timer: NodeJS.Timeout | null;
+  /** when its last delta was due (performance.now()) */
   lastFlushAt: number;
   alive: boolean;
   /** the metrics window this client follows, or null */
@@ -123,6 +137,9 @@ export class LiveHub {
   private readonly wss: WebSocketServer;
   private readonly clients = new Set<Client>();
   private readonly flushIntervalMs: number;
+  private readonly journal: LiveJournal;
+  /** the delta message for clients of every tag served from a position, encoded once per journal end */
+  private shared: { end: number; byFrom: Map<number, Buffer | null> } = { end: -1, byFrom: new Map() };
   private nextId = 1;
   private unsubscribeLive: (() => void) | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -137,6 +154,7 @@ export class LiveHub {
     private readonly opts: LiveHubOptions,
   ) {
     this.flushIntervalMs = 1000 / opts.liveMaxHz;
+    this.journal = new LiveJournal(Math.max(JOURNAL_MIN_LENGTH, JOURNAL_TAG_FACTOR * index.tags.size));
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -208,7 +226,7 @@ export class LiveHub {
     return [...this.clients].map((c) => ({
       id: c.id,
       subscribed: c.all ? '*' : c.tags.size,
-      pending: c.pending.size,
+      pending: this.journal.countSince(c.from, this.accepts(c)),
       bufferedAmount: c.ws.bufferedAmount,
       alarmsPending: this.alarmFeed?.pendingOf(c.id) ?? 0,
     }));
@@ -257,7 +275,7 @@ export class LiveHub {
       identity,
       all: false,
       tags: new Set(),
-      pending: new Map(),
+      from: this.journal.end,
       timer: null,
       lastFlushAt: -Infinity,
       alive: true,
@@ -275,7 +293,6 @@ export class LiveHub {
       this.clients.delete(client);
       if (client.timer) clearTimeout(client.timer);
       client.timer = null;
-      client.pending.clear();
       this.alarmFeed?.drop(client.id);
     });
     this.send(client, {
@@ -418,14 +435,14 @@ export class LiveHub {
       const fresh = new Set(added);
       values = snapshot.filter((v) => fresh.has(v.tagId));
     }
-    // the snapshot carries the latest values: anything pending for those tags is older
-    for (const v of values) client.pending.delete(v.tagId);
     if (client.ws.bufferedAmount > this.opts.slowClientBytes) {
-      // a client that is not reading gets its snapshot coalesced into the next delta
-      for (const v of values) client.pending.set(v.tagId, v);
+      // a client that is not reading gets the latest of all its tags with its next delta
+      client.from = -1;
       this.schedule(client);
       return;
     }
+    // the snapshot carries the latest values: every change so far is in it
+    if (msg.tags === '*') client.from = this.journal.end;
     this.send(client, { type: 'snapshot', values });
   }
 
@@ -433,7 +450,6 @@ export class LiveHub {
     if (msg.tags === '*') {
       client.all = false;
       client.tags.clear();
-      client.pending.clear();
       return;
     }
     const { ids, unknown } = this.resolve(msg, new Set(this.live.snapshot().map((v) => v.tagId)));
@@ -446,53 +462,97 @@ export class LiveHub {
       for (const id of this.index.tags.keys()) client.tags.add(id);
       for (const v of this.live.snapshot()) client.tags.add(v.tagId);
     }
-    for (const id of ids) {
-      client.tags.delete(id);
-      client.pending.delete(id);
-    }
+    for (const id of ids) client.tags.delete(id);
   }
 
   // ---------- server → client ----------
 
   private onChanges(changes: readonly LiveValue[]): void {
+    if (changes.length === 0) return;
+    let from = this.journal.end;
+    for (const client of this.clients) if (client.from >= 0 && client.from < from) from = client.from;
+    this.journal.trim(from);
+    this.journal.record(changes);
     for (const client of this.clients) {
-      let added = false;
-      for (const v of changes) {
-        if (client.all || client.tags.has(v.tagId)) {
-          client.pending.set(v.tagId, v);
-          added = true;
-        }
+      if (client.all || (client.tags.size > 0 && changes.some((v) => client.tags.has(v.tagId)))) {
+        this.schedule(client);
+      } else if (client.timer === null && client.from >= 0) {
+        // no flush pending, so none of its tags changed since it was last served: nothing to hold for it
+        client.from = this.journal.end;
       }
-      if (added) this.schedule(client);
     }
   }
 
-  /** Flushes at once when the client's last flush is at least one interval ago, else at the interval's end. */
-  private schedule(client: Client): void {
-    if (client.timer !== null || client.pending.size === 0) return;
-    const wait = Math.max(0, client.lastFlushAt + this.flushIntervalMs - performance.now());
-    client.timer = setTimeout(() => {
-      client.timer = null;
-      this.flush(client);
-    }, wait);
+  /** whether a client follows a tag; null: every tag */
+  private accepts(client: Client): ((tagId: string) => boolean) | null {
+    return client.all ? null : (tagId) => client.tags.has(tagId);
   }
 
-  private flush(client: Client): void {
-    if (client.pending.size === 0 || client.ws.readyState !== WebSocket.OPEN) return;
-    client.lastFlushAt = performance.now();
+  /**
+   * At once when the client's last flush is at least one interval ago; else
+   * on the first point of the shared grid of intervals that is.
+   */
+  private schedule(client: Client): void {
+    if (client.timer !== null) return;
+    const interval = this.flushIntervalMs;
+    const now = performance.now();
+    const due = client.lastFlushAt + interval;
+    const at = due <= now ? now : Math.ceil(due / interval - GRID_EPSILON) * interval;
+    client.timer = setTimeout(() => {
+      client.timer = null;
+      this.flush(client, at);
+    }, at - now);
+  }
+
+  private flush(client: Client, dueAt: number): void {
+    if (client.ws.readyState !== WebSocket.OPEN) return;
     if (client.ws.bufferedAmount > this.opts.slowClientBytes) {
+      client.lastFlushAt = dueAt;
       this.stats.skippedSlow++;
       this.schedule(client);
       return;
     }
-    const values = [...client.pending.values()];
-    client.pending.clear();
+    const end = this.journal.end;
+    if (client.from === end) return;
+    if (client.all && client.from >= 0) {
+      const message = this.sharedDelta(client.from, end);
+      client.from = end;
+      if (message === null) return;
+      client.lastFlushAt = dueAt;
+      this.sendEncoded(client, message);
+      return;
+    }
+    const accept = this.accepts(client);
+    const values = (client.from >= 0 ? this.journal.since(client.from, accept) : null) ?? this.journal.latest(accept);
+    client.from = end;
+    if (values.length === 0) return;
+    client.lastFlushAt = dueAt;
     this.send(client, { type: 'delta', values });
+  }
+
+  /** the delta from position `from` to the journal's end for a client of every tag, encoded once; null when empty */
+  private sharedDelta(from: number, end: number): Buffer | null {
+    if (this.shared.end !== end) this.shared = { end, byFrom: new Map() };
+    let message = this.shared.byFrom.get(from);
+    if (message === undefined) {
+      const values = this.journal.since(from, null) ?? this.journal.latest(null);
+      const delta: LiveServerMessage = { type: 'delta', values };
+      message = values.length === 0 ? null : Buffer.from(JSON.stringify(delta));
+      this.shared.byFrom.set(from, message);
+    }
+    return message;
   }
 
   private send(client: Client, msg: LiveServerMessage): void {
     if (client.ws.readyState !== WebSocket.OPEN) return;
     client.ws.send(JSON.stringify(msg));
+    this.stats.messagesSent++;
+  }
+
+  /** a message encoded already (the same bytes for several clients), as a text frame */
+  private sendEncoded(client: Client, message: Buffer): void {
+    if (client.ws.readyState !== WebSocket.OPEN) return;
+    client.ws.send(message, { binary: false });
     this.stats.messagesSent++;
   }
 

@@ -227,6 +227,37 @@ describe('live hub', () => {
     for (const d of deltas) expect(new Set(d.values.map((v) => v.tagId)).size).toBe(d.values.length);
   });
 
+  it('serves clients of every tag the same deltas at the same moments, at most liveMaxHz, and keeps up a client that follows no tag', async () => {
+    const a = await Client.open(wsUrl);
+    const b = await Client.open(wsUrl);
+    // connected, following no tag: nothing may be held for it
+    const idle = await Client.open(wsUrl);
+    for (const c of [a, b]) {
+      c.send({ type: 'subscribe', tags: '*' });
+      await c.until(() => c.of('snapshot').length === 1);
+    }
+    const raw: { a: string[]; b: string[] } = { a: [], b: [] };
+    a.ws.on('message', (d) => raw.a.push(String(d)));
+    b.ws.on('message', (d) => raw.b.push(String(d)));
+    const started = Date.now();
+    for (let i = 1; Date.now() - started < 1500; i++) {
+      live.push([value('m1_total', i), value('hall_temp', 20 + (i % 50) / 10)]);
+      await sleep(5);
+    }
+    const last = live.snapshot().find((v) => v.tagId === 'm1_total')!.value;
+    await a.until(() => a.latest.get('m1_total')?.value === last);
+    await b.until(() => b.latest.get('m1_total')?.value === last);
+    // after the first flush of each both sit on the same grid of intervals and get the same bytes
+    const tail = (xs: string[]) => xs.filter((m) => m.includes('"delta"')).slice(1);
+    expect(tail(raw.a).length).toBeGreaterThanOrEqual(3);
+    expect(tail(raw.a)).toEqual(tail(raw.b));
+    // 1.5 s at liveMaxHz 4: 6 deltas, 7 with the first at once
+    expect(a.of('delta').length).toBeLessThanOrEqual(8);
+    const idleStats = server.hub.clientStats().reduce((x, y) => (y.id > x.id ? y : x));
+    expect(idleStats).toMatchObject({ subscribed: 0, pending: 0 });
+    expect(idle.of('delta')).toEqual([]);
+  });
+
   it('subscribes by machine and by line, and only sends those tags', async () => {
     const m = await Client.open(wsUrl);
     m.send({ type: 'subscribe', machines: ['M1'] });
