@@ -24,12 +24,15 @@ import type {
 } from '../core/alarms/index.js';
 import { StoreError } from './errors.js';
 import { migrate } from './migrations.js';
+import { gateWrites, OPEN_GATE, type WriteGate } from './write-gate.js';
 
 export interface AlarmStoreOptions {
   /** the SQLite file the SqliteStore uses (its `path`); `:memory:` gives a throwaway database of its own */
   readonly path: string;
   /** how long a write waits for the sample store's connection (default 5000) */
   readonly busyTimeoutMs?: number;
+  /** the sample store's `writeGate`, so a write here never waits for a whole batch of samples */
+  readonly writeGate?: WriteGate;
   readonly now?: () => number;
 }
 
@@ -111,7 +114,10 @@ export class AlarmStore {
     const { path } = this.options;
     let db: Database.Database;
     try {
-      db = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+      db = gateWrites(
+        new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 }),
+        this.options.writeGate ?? OPEN_GATE,
+      );
     } catch (err) {
       throw new StoreError(
         'GL_ERR_STORE_OPEN',

@@ -32,12 +32,27 @@ export interface SampleBatchResult {
   readonly newTags: readonly (readonly [string, number])[];
 }
 
-/** Writes SampleBatchJobs, one transaction each; what runs on a store connection (event loop or worker). */
+/**
+ * Writes SampleBatchJobs; what runs on a store connection (event loop or
+ * worker). A job is written as transactions of `chunkRows` rows: one that
+ * fails part-way leaves the chunks before it stored, and writing the same job
+ * again stores the rest without counting those twice.
+ */
 export interface SampleBatchExecutor {
   write(job: SampleBatchJob): SampleBatchResult;
   /** runs one statement with each parameter list in turn, each its own transaction; the rows each changed */
   run(sql: string, params: readonly (readonly unknown[])[]): number[];
 }
+
+export interface SampleBatchExecutorOptions {
+  /** rows per transaction (default DEFAULT_CHUNK_ROWS) */
+  readonly chunkRows?: number;
+  /** called around each transaction: the write worker's turn (write-gate.ts) */
+  readonly turn?: { begin(): void; end(): void };
+}
+
+/** about 10 ms of SQLite work each on this kind of machine */
+export const DEFAULT_CHUNK_ROWS = 4096;
 
 export const VALUE_NUMBER = 0;
 export const VALUE_NULL = 1;
@@ -51,15 +66,21 @@ export const VALUE_TEXT = 4;
  * store's write worker (write-worker.ts), which cannot load TypeScript
  * sources. It defines `createSampleBatchExecutor(db)`.
  *
- * One transaction per job: the samples, in (tag, time) order (each b-tree
- * descent lands next to the previous one: about a third less CPU per row),
- * with multi-row INSERTs prepared for a few row counts so SQLite parses and
- * plans one statement for hundreds of rows; then the minute rollups of the
- * numeric samples, merged into stored ones. New tags enter the dictionary in
- * the same transaction, so their ids exist exactly when the samples do.
+ * The samples go in (tag, time) order (each b-tree descent lands next to the
+ * previous one: about a third less CPU per row), with multi-row INSERTs
+ * prepared for a few row counts so SQLite parses and plans one statement for
+ * hundreds of rows, a chunk of them per transaction together with the minute
+ * rollups of its numeric samples, merged into stored ones. New tags enter the
+ * dictionary first, in a transaction of their own: a failure after it leaves
+ * names without samples, which the next write finds again.
  */
 export const SAMPLE_BATCH_EXECUTOR_SOURCE = `
-function createSampleBatchExecutor(db) {
+function createSampleBatchExecutor(db, options) {
+  // rows per transaction: a batch is written as several, each short, so that a write of another
+  // connection waits for one of them at most (see write-gate.ts); sorted by tag, they touch the same
+  // pages one long transaction would
+  const chunkRows = (options && options.chunkRows) || ${DEFAULT_CHUNK_ROWS};
+  const turn = (options && options.turn) || { begin() {}, end() {} };
   const SAMPLE_COLUMNS = 6;
   const ROLLUP_COLUMNS = 9;
   const MINUTE_MS = 60000;
@@ -101,8 +122,10 @@ function createSampleBatchExecutor(db) {
   const insertSampleIfNew = db.prepare(
     'INSERT OR IGNORE INTO samples (tag_id, ts, value, value_text, quality, reason) VALUES (?, ?, ?, ?, ?, ?)',
   );
+  // changes nothing (and counts nothing) when the stored sample is the same
   const replaceSample = db.prepare(
-    'UPDATE samples SET value = ?, value_text = ?, quality = ?, reason = ? WHERE tag_id = ? AND ts = ?',
+    'UPDATE samples SET value = ?, value_text = ?, quality = ?, reason = ? WHERE tag_id = ? AND ts = ? ' +
+      'AND (value IS NOT ? OR value_text IS NOT ? OR quality IS NOT ? OR reason IS NOT ?)',
   );
   const insertTag = db.prepare('INSERT INTO tags (tag) VALUES (?) ON CONFLICT (tag) DO NOTHING');
   const selectTag = db.prepare('SELECT id FROM tags WHERE tag = ?').pluck();
@@ -129,8 +152,17 @@ function createSampleBatchExecutor(db) {
     }
   };
 
-  const writeJob = (job) => {
-    const n = job.rows;
+  /** the rollups of rows order[from..to), numbers only, into minutes */
+  const aggregateRows = (minutes, job, order, from, to) => {
+    for (let j = from; j < to; j++) {
+      const i = order[j];
+      const kind = job.kind[i];
+      if (kind >> 2 === ${VALUE_NUMBER}) aggregate(minutes, job.tag[i], job.ts[i], job.value[i], (kind & 3) === GOOD);
+    }
+  };
+
+  /** rows order[from..to) and their rollups, in one transaction; how many replaced a stored sample */
+  const writeChunk = db.transaction((job, order, from, to) => {
     const tag = job.tag;
     const ts = job.ts;
     const value = job.value;
@@ -138,37 +170,21 @@ function createSampleBatchExecutor(db) {
     const valueText = job.valueText;
     const reason = job.reason;
     const texts = job.texts;
-    const newTags = [];
-    if (job.newTags.length > 0) {
-      const ids = job.newTags.map((name) => {
-        insertTag.run(name);
-        const id = selectTag.get(name);
-        newTags.push([name, id]);
-        return id;
-      });
-      for (let i = 0; i < n; i++) if (tag[i] < 0) tag[i] = ids[-tag[i] - 1];
-    }
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort((a, b) => tag[a] - tag[b] || ts[a] - ts[b] || a - b);
-
     const minutes = new Map();
     let replaced = 0;
-    let at = 0;
+    let at = from;
     for (const s of insertSamples) {
       const p = s.params;
-      while (n - at >= s.rows) {
+      while (to - at >= s.rows) {
         let k = 0;
         for (let j = 0; j < s.rows; j++) {
           const i = order[at + j];
-          const quality = kind[i] & 3;
           p[k++] = tag[i];
           p[k++] = ts[i];
           switch (kind[i] >> 2) {
             case ${VALUE_NUMBER}:
               p[k++] = value[i];
               p[k++] = null;
-              aggregate(minutes, tag[i], ts[i], value[i], quality === GOOD);
               break;
             case ${VALUE_TRUE}:
               p[k++] = 1;
@@ -186,20 +202,24 @@ function createSampleBatchExecutor(db) {
               p[k++] = null;
               p[k++] = null;
           }
-          p[k++] = quality;
+          p[k++] = kind[i] & 3;
           p[k++] = reason[i] < 0 ? null : texts[reason[i]];
         }
         try {
           s.stmt.run(p);
+          aggregateRows(minutes, job, order, at, at + s.rows);
         } catch (err) {
           if (!err || err.code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw err;
-          // the same tag and millisecond again (e.g. a coarse device clock): the later sample wins
-          for (let j = 0; j < p.length; j += SAMPLE_COLUMNS) {
-            const row = p.slice(j, j + SAMPLE_COLUMNS);
+          // the same tag and millisecond again: a coarse device clock (the later sample wins), or a
+          // batch written again after a failure part-way (the rows already stored change nothing)
+          for (let j = 0; j < s.rows; j++) {
+            const row = p.slice(j * SAMPLE_COLUMNS, (j + 1) * SAMPLE_COLUMNS);
             if (insertSampleIfNew.run(row).changes === 0) {
-              replaceSample.run(row[2], row[3], row[4], row[5], row[0], row[1]);
+              if (replaceSample.run(row[2], row[3], row[4], row[5], row[0], row[1], row[2], row[3], row[4], row[5]).changes === 0)
+                continue;
               replaced++;
             }
+            aggregateRows(minutes, job, order, at + j, at + j + 1);
           }
         }
         at += s.rows;
@@ -228,9 +248,46 @@ function createSampleBatchExecutor(db) {
         at += s.rows;
       }
     }
+    return replaced;
+  });
+
+  const registerTags = db.transaction((names) =>
+    names.map((name) => {
+      insertTag.run(name);
+      return selectTag.get(name);
+    }),
+  );
+
+  /** runs fn, a transaction, in the turn of this connection (write-gate.ts) */
+  const inTurn = (fn) => {
+    turn.begin();
+    try {
+      return fn();
+    } finally {
+      turn.end();
+    }
+  };
+
+  const write = (job) => {
+    const n = job.rows;
+    const tag = job.tag;
+    const ts = job.ts;
+    const newTags = [];
+    if (job.newTags.length > 0) {
+      const ids = inTurn(() => registerTags(job.newTags));
+      job.newTags.forEach((name, k) => newTags.push([name, ids[k]]));
+      for (let i = 0; i < n; i++) if (tag[i] < 0) tag[i] = ids[-tag[i] - 1];
+    }
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => tag[a] - tag[b] || ts[a] - ts[b] || a - b);
+    let replaced = 0;
+    for (let from = 0; from < n; from += chunkRows) {
+      const to = Math.min(n, from + chunkRows);
+      replaced += inTurn(() => writeChunk(job, order, from, to));
+    }
     return { replaced, newTags };
   };
-  const write = db.transaction(writeJob);
 
   return {
     write(job) {
@@ -242,13 +299,13 @@ function createSampleBatchExecutor(db) {
         stmt = db.prepare(sql);
         statements.set(sql, stmt);
       }
-      return params.map((p) => stmt.run(p).changes);
+      return params.map((p) => inTurn(() => stmt.run(p).changes));
     },
   };
 }
 `;
 
-type CreateExecutor = (db: Database.Database) => SampleBatchExecutor;
+type CreateExecutor = (db: Database.Database, options?: SampleBatchExecutorOptions) => SampleBatchExecutor;
 
 /** The executor on a connection of the event loop (a `:memory:` store, or when no worker runs). */
 export const createSampleBatchExecutor: CreateExecutor = new Function(

@@ -26,3 +26,4 @@ export {
   type AlarmStoreOptions,
   diskUsedPercent,
 } from './alarm-store.js';
+export { OPEN_GATE, type WriteGate } from './write-gate.js';

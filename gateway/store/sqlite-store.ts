@@ -9,6 +9,7 @@ import { type HistoryPoint, HistoryReader } from './history.js';
 import { migrate } from './migrations.js';
 import { SampleColumnQueue } from './sample-queue.js';
 import { SampleWriter } from './sample-writer.js';
+import { gateWrites, type WriteGate } from './write-gate.js';
 import { StoreWriteWorker } from './write-worker.js';
 
 const DAY_MS = 86_400_000;
@@ -183,6 +184,17 @@ export class SqliteStore {
   private duplicatesReplaced = 0;
   private lastPruneAt: number | null = null;
   private lastPruneError: string | null = null;
+  /**
+   * For connections of this thread that write to the store's file (this
+   * store's own, the alarm and user stores'): a write waits for one short
+   * transaction of the write worker at most, not for a whole batch.
+   */
+  readonly writeGate: WriteGate = {
+    exclusive: <T>(fn: () => T): T => {
+      const worker = this.writeWorker;
+      return worker === undefined ? fn() : worker.gate.exclusive(fn);
+    },
+  };
 
   constructor(options: SqliteStoreOptions) {
     this.options = options;
@@ -757,7 +769,7 @@ export class SqliteStore {
     let db: Database.Database;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+      db = gateWrites(new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 }), this.writeGate);
     } catch (err) {
       throw new StoreError(
         'GL_ERR_STORE_OPEN',

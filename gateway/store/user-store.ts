@@ -11,6 +11,7 @@
 import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
 import { migrate } from './migrations.js';
+import { gateWrites, OPEN_GATE, type WriteGate } from './write-gate.js';
 
 export type UserOrigin = 'first-run' | 'config' | 'demo' | 'admin';
 
@@ -87,6 +88,8 @@ export interface UserStoreOptions {
   readonly path: string;
   /** how long a write waits for another connection (default 5000) */
   readonly busyTimeoutMs?: number;
+  /** the sample store's `writeGate`, so a write here never waits for a whole batch of samples */
+  readonly writeGate?: WriteGate;
   readonly now?: () => number;
 }
 
@@ -196,7 +199,10 @@ export class UserStore {
     const { path } = this.options;
     let db: Database.Database;
     try {
-      db = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+      db = gateWrites(
+        new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 }),
+        this.options.writeGate ?? OPEN_GATE,
+      );
     } catch (err) {
       throw new StoreError(
         'GL_ERR_STORE_OPEN',

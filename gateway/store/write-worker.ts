@@ -7,6 +7,7 @@ import {
   type SampleBatchResult,
 } from './batch-insert.js';
 import type { StoreLog } from './codec.js';
+import { SharedWriteGate, WRITE_TURN_SOURCE } from './write-gate.js';
 
 /**
  * Writes the store's sample batches (and retention deletes) from a worker
@@ -29,9 +30,11 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 ${SAMPLE_BATCH_EXECUTOR_SOURCE}
+${WRITE_TURN_SOURCE}
 const port = workerData.port;
 const signal = new Int32Array(workerData.signal);
-// [0] counts answers, [1] is set once the thread ends: either wakes a settle() waiting on the event loop's thread
+// [0] counts answers, [1] is set once the thread ends: either wakes a settle() waiting on the event loop's thread;
+// [2] and [3] are the write gate's (write-gate.ts)
 process.on('exit', () => {
   Atomics.store(signal, 1, 1);
   Atomics.notify(signal, 0);
@@ -44,10 +47,12 @@ const answer = (reply) => {
 (function serve() {
   let db;
   let executor;
+  let turn;
   try {
     db = new Database(workerData.path, { timeout: workerData.busyTimeoutMs });
     for (const p of workerData.pragmas) db.pragma(p);
-    executor = createSampleBatchExecutor(db);
+    turn = createWriteTurn(signal, workerData.busyTimeoutMs);
+    executor = createSampleBatchExecutor(db, { turn });
   } catch (e) {
     answer({ id: 0, ok: false, error: String((e && e.message) || e) });
     if (db) db.close();
@@ -67,7 +72,12 @@ const answer = (reply) => {
       } else if (m.type === 'run') {
         answer({ id: m.id, ok: true, changes: executor.run(m.sql, m.params) });
       } else if (m.type === 'pragma') {
-        db.pragma(m.pragma);
+        turn.begin();
+        try {
+          db.pragma(m.pragma);
+        } finally {
+          turn.end();
+        }
         answer({ id: m.id, ok: true });
       }
     } catch (e) {
@@ -110,7 +120,9 @@ export class WorkerRequestError extends Error {
 export class StoreWriteWorker {
   private worker: Worker | undefined;
   private port: MessagePort | undefined;
-  private readonly signal = new Int32Array(new SharedArrayBuffer(8));
+  private readonly signal = new Int32Array(new SharedArrayBuffer(16));
+  /** for writes of this thread's connections to the same file: they wait for one short transaction at most */
+  readonly gate: SharedWriteGate;
   private readonly pending = new Map<number, Answer>();
   /** run once nothing is under way in the worker */
   private idle: (() => void)[] = [];
@@ -119,7 +131,9 @@ export class StoreWriteWorker {
   private stopping = false;
   private exited = false;
 
-  constructor(private readonly options: StoreWriteWorkerOptions) {}
+  constructor(private readonly options: StoreWriteWorkerOptions) {
+    this.gate = new SharedWriteGate(this.signal, options.busyTimeoutMs, () => this.running);
+  }
 
   /** running and usable */
   get running(): boolean {
